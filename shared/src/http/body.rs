@@ -85,6 +85,11 @@ impl JsonBody {
         }
     }
 
+    /// Takes a field of any JSON type; `null` counts as absent.
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        self.fields.remove(name).filter(|value| !value.is_null())
+    }
+
     /// Rejects fields that were not taken. The unknown names are not echoed back.
     ///
     /// # Errors
