@@ -68,33 +68,50 @@ async fn dev_login(State(state): State<LocalState>, request: Request) -> Respons
             json_response(status, &error.body())
         }
     };
-    tracing::info!(operation = "dev_login", status = response.status().as_u16(), request_id, "request");
+    tracing::info!(
+        operation = "dev_login",
+        status = response.status().as_u16(),
+        request_id,
+        "request"
+    );
     into_axum(response, &request_id).into_response()
 }
 
 /// Validates a `/dev/login` body and signs the assertion.
-async fn demo_assertion(state: &LocalState, request: &http::Request<Bytes>) -> Result<String, ApiError> {
+async fn demo_assertion(
+    state: &LocalState,
+    request: &http::Request<Bytes>,
+) -> Result<String, ApiError> {
     let mut body = JsonBody::parse(request, false)?;
     let email = body.string("email")?;
     let login_method = body.string("login_method")?;
     let user_id = body.optional_string("user_id")?;
-    let accounts = body.take("accounts").ok_or_else(|| ApiError::field("accounts", "is missing"))?;
+    let accounts = body
+        .take("accounts")
+        .ok_or_else(|| ApiError::field("accounts", "is missing"))?;
     body.finish(&["email", "login_method", "accounts", "user_id"])?;
 
-    let login_method = LoginMethod::parse(&login_method).map_err(|error| ApiError::field("login_method", error.0))?;
+    let login_method = LoginMethod::parse(&login_method)
+        .map_err(|error| ApiError::field("login_method", error.0))?;
     let user_id = user_id
         .map(|id| UserId::parse(&id).map_err(|error| ApiError::field("user_id", error.0)))
         .transpose()?;
     let Value::Object(accounts) = accounts else {
-        return Err(ApiError::field("accounts", "must be an object of account slug to role"));
+        return Err(ApiError::field(
+            "accounts",
+            "must be an object of account slug to role",
+        ));
     };
     let mut parsed = BTreeMap::new();
     for (slug, role) in accounts {
-        let slug = AccountSlug::parse(&slug).map_err(|error| ApiError::field("accounts", error.0))?;
+        let slug =
+            AccountSlug::parse(&slug).map_err(|error| ApiError::field("accounts", error.0))?;
         let role = role
             .as_str()
             .and_then(|role| Role::parse(role).ok())
-            .ok_or_else(|| ApiError::field("accounts", "roles must be one of owner, admin, member"))?;
+            .ok_or_else(|| {
+                ApiError::field("accounts", "roles must be one of owner, admin, member")
+            })?;
         parsed.insert(slug, role);
     }
 

@@ -29,7 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|error| format!("cannot listen on {}: {error} (set --addr or MFA_LOCAL_ADDR)", args.addr))?;
+        .map_err(|error| {
+            format!(
+                "cannot listen on {}: {error} (set --addr or MFA_LOCAL_ADDR)",
+                args.addr
+            )
+        })?;
     let address = listener.local_addr()?;
     tracing::info!(address = %address, storage = "memory", "mfa-local listening");
     eprintln!("Dashboard MFA listening on http://{address}");

@@ -222,7 +222,7 @@ pub enum ProofEffect {
     /// Spend the ticket and start the session.
     SignIn {
         ticket_hash: String,
-        session: SessionRecord,
+        session: Box<SessionRecord>,
     },
     /// Replace the whole backup set, provided no code was spent since `expected_version`.
     ReplaceBackupCodes {

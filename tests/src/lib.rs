@@ -85,7 +85,11 @@ impl Harness {
     }
 
     /// Builds a harness on the given adapters, with a manual clock and a demo login service.
-    pub fn with_adapters(store: Arc<dyn Store>, cipher: Arc<dyn SecretCipher>, signer: Arc<dyn TokenSigner>) -> Self {
+    pub fn with_adapters(
+        store: Arc<dyn Store>,
+        cipher: Arc<dyn SecretCipher>,
+        signer: Arc<dyn TokenSigner>,
+    ) -> Self {
         let clock = ManualClock::new(START);
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let login = DemoLogin::generate(random.as_ref());
@@ -101,7 +105,13 @@ impl Harness {
     }
 
     /// Sends a request through the shared HTTP layer.
-    pub async fn call(&self, method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut builder = http::Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("valid method"))
             .uri(path);
@@ -141,7 +151,12 @@ impl Harness {
     pub async fn assertion(&self, email: &str, method: &str, accounts: &[(&str, &str)]) -> String {
         let accounts: BTreeMap<AccountSlug, Role> = accounts
             .iter()
-            .map(|(slug, role)| (AccountSlug::parse(slug).expect("slug"), Role::parse(role).expect("role")))
+            .map(|(slug, role)| {
+                (
+                    AccountSlug::parse(slug).expect("slug"),
+                    Role::parse(role).expect("role"),
+                )
+            })
             .collect();
         let identity = DemoIdentity {
             email: email.to_owned(),
@@ -161,14 +176,26 @@ impl Harness {
     }
 
     /// Posts a sign-in for `email` opening `account`.
-    pub async fn sign_in(&self, email: &str, method: &str, accounts: &[(&str, &str)], account: &str) -> Reply {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        method: &str,
+        accounts: &[(&str, &str)],
+        account: &str,
+    ) -> Reply {
         let assertion = self.assertion(email, method, accounts).await;
         let body = serde_json::json!({ "login_assertion": assertion, "account": account });
         self.call("POST", "/v1/sessions", None, Some(body)).await
     }
 
     /// Signs in and expects a session at once.
-    pub async fn session(&self, email: &str, method: &str, accounts: &[(&str, &str)], account: &str) -> Tokens {
+    pub async fn session(
+        &self,
+        email: &str,
+        method: &str,
+        accounts: &[(&str, &str)],
+        account: &str,
+    ) -> Tokens {
         let reply = self.sign_in(email, method, accounts, account).await;
         tokens(&reply)
     }
@@ -181,9 +208,15 @@ impl Harness {
 
     /// Starts and confirms an enrollment with a session or a ticket; returns the enrollment
     /// and the confirm reply.
-    pub async fn enroll_with(&self, access: Option<&str>, ticket: Option<&str>) -> (Enrollment, Reply) {
+    pub async fn enroll_with(
+        &self,
+        access: Option<&str>,
+        ticket: Option<&str>,
+    ) -> (Enrollment, Reply) {
         let start_body = ticket.map(|ticket| serde_json::json!({ "mfa_ticket": ticket }));
-        let started = self.call("POST", "/v1/me/mfa/enrollment", access, start_body).await;
+        let started = self
+            .call("POST", "/v1/me/mfa/enrollment", access, start_body)
+            .await;
         assert_eq!(started.status, 200, "start enrollment: {}", started.json);
         let secret = secret_from_base32(&started.text("/secret"));
         let mut body = serde_json::json!({
@@ -193,15 +226,27 @@ impl Harness {
         if let Some(ticket) = ticket {
             body["mfa_ticket"] = Value::from(ticket);
         }
-        let confirmed = self.call("POST", "/v1/me/mfa/enrollment/confirm", access, Some(body)).await;
-        assert_eq!(confirmed.status, 200, "confirm enrollment: {}", confirmed.json);
+        let confirmed = self
+            .call("POST", "/v1/me/mfa/enrollment/confirm", access, Some(body))
+            .await;
+        assert_eq!(
+            confirmed.status, 200,
+            "confirm enrollment: {}",
+            confirmed.json
+        );
         let backup_codes = confirmed.json["backup_codes"]
             .as_array()
             .expect("backup codes")
             .iter()
             .map(|code| code.as_str().expect("code").to_owned())
             .collect();
-        (Enrollment { secret, backup_codes }, confirmed)
+        (
+            Enrollment {
+                secret,
+                backup_codes,
+            },
+            confirmed,
+        )
     }
 
     /// Returns the TOTP code `offset` steps from the clock's current step.
@@ -219,19 +264,25 @@ impl Harness {
     /// Answers a challenge with a TOTP code.
     pub async fn answer(&self, ticket: &str, code: &str) -> Reply {
         let body = serde_json::json!({ "mfa_ticket": ticket, "code": code });
-        self.call("POST", "/v1/sessions/mfa", None, Some(body)).await
+        self.call("POST", "/v1/sessions/mfa", None, Some(body))
+            .await
     }
 
     /// Answers a challenge with a backup code.
     pub async fn answer_backup(&self, ticket: &str, code: &str) -> Reply {
         let body = serde_json::json!({ "mfa_ticket": ticket, "backup_code": code });
-        self.call("POST", "/v1/sessions/mfa", None, Some(body)).await
+        self.call("POST", "/v1/sessions/mfa", None, Some(body))
+            .await
     }
 
     /// Signs in a member who has a factor and returns the challenge ticket.
     pub async fn challenge(&self, email: &str, accounts: &[(&str, &str)], account: &str) -> String {
         let reply = self.sign_in(email, "email", accounts, account).await;
-        assert_eq!(reply.json["status"], "mfa_required", "sign-in: {}", reply.json);
+        assert_eq!(
+            reply.json["status"], "mfa_required",
+            "sign-in: {}",
+            reply.json
+        );
         reply.text("/mfa_ticket")
     }
 }
@@ -239,7 +290,11 @@ impl Harness {
 /// Returns the session tokens of an `authenticated` reply, panicking otherwise.
 pub fn tokens(reply: &Reply) -> Tokens {
     assert_eq!(reply.status, 200, "expected a session: {}", reply.json);
-    assert_eq!(reply.json["status"], "authenticated", "expected a session: {}", reply.json);
+    assert_eq!(
+        reply.json["status"], "authenticated",
+        "expected a session: {}",
+        reply.json
+    );
     Tokens {
         access: reply.text("/session/access_token"),
         refresh: reply.text("/session/refresh_token"),
@@ -258,5 +313,10 @@ pub fn secret_from_base32(text: &str) -> TotpSecret {
 pub fn jwt_claims(token: &str) -> Value {
     use data_encoding::BASE64URL_NOPAD;
     let payload = token.split('.').nth(1).expect("JWT has a payload");
-    serde_json::from_slice(&BASE64URL_NOPAD.decode(payload.as_bytes()).expect("Base64url")).expect("JSON claims")
+    serde_json::from_slice(
+        &BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .expect("Base64url"),
+    )
+    .expect("JSON claims")
 }

@@ -203,7 +203,7 @@ impl Store for MemoryStore {
                 session,
             } => {
                 state.tickets.remove(ticket_hash);
-                state.sessions.insert(session.session_id.clone(), session.clone());
+                state.sessions.insert(session.session_id.clone(), (**session).clone());
             }
             ProofEffect::ReplaceBackupCodes { codes, .. } => {
                 if let Some(factor) = state.factors.get_mut(&user_id) {

@@ -20,7 +20,7 @@ pub async fn sign_in(app: &App, request: &Request, context: &mut RequestContext)
     let assertion = body.string("login_assertion")?;
     let account = body.string("account")?;
     body.finish(&["login_assertion", "account"])?;
-    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", &error.0.to_string()))?;
+    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
 
     let now = app.clock.now();
     let assertion = app.assertions.verify(&assertion, now).map_err(|error| match error {
@@ -150,7 +150,7 @@ pub async fn answer_challenge(app: &App, request: &Request, context: &mut Reques
     let session = prepare_session(app, &identity, amr(identity.login_method, Some(factor_name)), 2).await?;
     let effect = ProofEffect::SignIn {
         ticket_hash: ticket.ticket_hash.clone(),
-        session: session.record.clone(),
+        session: Box::new(session.record.clone()),
     };
     if !app.store.complete_proof(&proof, &effect, &audit_events).await? {
         // Another request spent this code or this ticket first.
@@ -229,7 +229,7 @@ pub async fn switch_account(app: &App, request: &Request, context: &mut RequestC
     let mut body = JsonBody::parse(request, false)?;
     let account = body.string("account")?;
     body.finish(&["account"])?;
-    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", &error.0.to_string()))?;
+    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
 
     let session = &caller.session;
     let role = *session.accounts.get(&account).ok_or_else(|| {
