@@ -50,10 +50,11 @@ impl Config {
                 problem: "must be 1 to 64 characters without ':'".to_owned(),
             });
         }
-        let login_keys = KeySet::from_jwks(&required("MFA_LOGIN_JWKS")?).map_err(|problem| ConfigError {
-            variable: "MFA_LOGIN_JWKS",
-            problem: format!("is invalid: {problem}"),
-        })?;
+        let login_keys =
+            KeySet::from_jwks(&required("MFA_LOGIN_JWKS")?).map_err(|problem| ConfigError {
+                variable: "MFA_LOGIN_JWKS",
+                problem: format!("is invalid: {problem}"),
+            })?;
         Ok(Self {
             token_issuer: required("MFA_TOKEN_ISSUER")?,
             token_audience: required("MFA_TOKEN_AUDIENCE")?,
@@ -92,7 +93,10 @@ mod tests {
             ("MFA_TOKEN_AUDIENCE", "dashboard".to_owned()),
             ("MFA_LOGIN_ISSUER", "https://login.test".to_owned()),
             ("MFA_LOGIN_AUDIENCE", "dashboard-mfa".to_owned()),
-            ("MFA_LOGIN_JWKS", serde_json::to_string(&jwks).expect("serialise")),
+            (
+                "MFA_LOGIN_JWKS",
+                serde_json::to_string(&jwks).expect("serialise"),
+            ),
         ])
     }
 
@@ -106,10 +110,17 @@ mod tests {
 
     #[test]
     fn each_missing_variable_is_named() {
-        for variable in ["MFA_TOKEN_ISSUER", "MFA_TOKEN_AUDIENCE", "MFA_LOGIN_ISSUER", "MFA_LOGIN_AUDIENCE", "MFA_LOGIN_JWKS"] {
+        for variable in [
+            "MFA_TOKEN_ISSUER",
+            "MFA_TOKEN_AUDIENCE",
+            "MFA_LOGIN_ISSUER",
+            "MFA_LOGIN_AUDIENCE",
+            "MFA_LOGIN_JWKS",
+        ] {
             let mut env = environment();
             env.remove(variable);
-            let error = Config::from_lookup(|name| env.get(name).cloned()).expect_err("missing variable");
+            let error =
+                Config::from_lookup(|name| env.get(name).cloned()).expect_err("missing variable");
             assert_eq!(error.variable, variable);
         }
     }

@@ -75,7 +75,9 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         let (_, code) = self.status_and_code();
         let message = match self {
-            Self::Internal(_) => "internal error: retry the request, and report it if it persists".to_owned(),
+            Self::Internal(_) => {
+                "internal error: retry the request, and report it if it persists".to_owned()
+            }
             other => other.to_string(),
         };
         serde_json::json!({ "error": { "code": code, "message": message } })
@@ -99,7 +101,9 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable { .. } => Self::Unavailable(Box::new(error)),
-            StoreError::Malformed(detail) => Self::Internal(format!("stored item is malformed: {detail}")),
+            StoreError::Malformed(detail) => {
+                Self::Internal(format!("stored item is malformed: {detail}"))
+            }
         }
     }
 }
@@ -108,7 +112,9 @@ impl From<KeyError> for ApiError {
     fn from(error: KeyError) -> Self {
         match error {
             KeyError::Unavailable { .. } => Self::Unavailable(Box::new(error)),
-            KeyError::Rejected => Self::Internal("a ciphertext was rejected by its encryption context".to_owned()),
+            KeyError::Rejected => {
+                Self::Internal("a ciphertext was rejected by its encryption context".to_owned())
+            }
         }
     }
 }

@@ -13,8 +13,6 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod http;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 pub mod ports;
 pub mod random;
 pub mod service;

@@ -99,7 +99,10 @@ pub struct FactorRecord {
 impl FactorRecord {
     /// Returns how many backup codes are unspent.
     pub fn backup_codes_remaining(&self) -> usize {
-        self.backup_codes.iter().filter(|code| code.used_at.is_none()).count()
+        self.backup_codes
+            .iter()
+            .filter(|code| code.used_at.is_none())
+            .count()
     }
 }
 
@@ -251,13 +254,22 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Atomicity
     /// One conditional write: of parallel calls with one `jti`, exactly one returns `true`.
-    async fn consume_assertion_id(&self, jti: &str, expires_at: u64, now: u64) -> Result<bool, StoreError>;
+    async fn consume_assertion_id(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError>;
 
     /// Creates or updates a member of an account.
     async fn record_member(&self, member: &MemberRecord) -> Result<(), StoreError>;
 
     /// Returns one member of an account.
-    async fn member(&self, account: &AccountSlug, user_id: &UserId) -> Result<Option<MemberRecord>, StoreError>;
+    async fn member(
+        &self,
+        account: &AccountSlug,
+        user_id: &UserId,
+    ) -> Result<Option<MemberRecord>, StoreError>;
 
     /// Returns every member of an account, ordered by user id.
     async fn members(&self, account: &AccountSlug) -> Result<Vec<MemberRecord>, StoreError>;
@@ -266,7 +278,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn account_settings(&self, account: &AccountSlug) -> Result<AccountSettings, StoreError>;
 
     /// Writes an account's settings and the audit event in one write.
-    async fn put_account_settings(&self, settings: &AccountSettings, audit: &AuditEvent) -> Result<(), StoreError>;
+    async fn put_account_settings(
+        &self,
+        settings: &AccountSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 
     /// Returns a user's active factor.
     async fn factor(&self, user_id: &UserId) -> Result<Option<FactorRecord>, StoreError>;
@@ -275,7 +291,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> Result<(), StoreError>;
 
     /// Returns a user's pending enrollment.
-    async fn pending_enrollment(&self, user_id: &UserId) -> Result<Option<PendingEnrollment>, StoreError>;
+    async fn pending_enrollment(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<PendingEnrollment>, StoreError>;
 
     /// Activates a factor. Returns `false`, changing nothing, when the user already has a
     /// factor, the pending enrollment is not `enrollment_id`, or the ticket was spent.
@@ -292,7 +311,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// # Atomicity
     /// One transaction: of parallel calls with one step or one backup code, at most one
     /// returns `true`.
-    async fn complete_proof(&self, proof: &Proof, effect: &ProofEffect, audit: &[AuditEvent]) -> Result<bool, StoreError>;
+    async fn complete_proof(
+        &self,
+        proof: &Proof,
+        effect: &ProofEffect,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
 
     /// Returns a user's failure count.
     async fn failures(&self, user_id: &UserId) -> Result<Failures, StoreError>;
@@ -330,7 +354,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// # Atomicity
     /// One conditional write: of parallel calls with one token, at most one returns `true`.
-    async fn rotate_refresh(&self, session_id: &str, presented_hash: &str, new_hash: &str) -> Result<bool, StoreError>;
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Revokes a session at `now`. Idempotent.
     async fn revoke_session(&self, session_id: &str, now: u64) -> Result<(), StoreError>;
@@ -347,7 +376,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Revokes `old_session_id` and stores `session` in one write (switching accounts).
     /// Returns `false`, changing nothing, when the old session is already revoked.
-    async fn replace_session(&self, old_session_id: &str, session: &SessionRecord, now: u64) -> Result<bool, StoreError>;
+    async fn replace_session(
+        &self,
+        old_session_id: &str,
+        session: &SessionRecord,
+        now: u64,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes a user's factor, backup codes and pending enrollment, and ends every session
     /// by raising the session epoch, with the audit event, in one transaction.
@@ -387,13 +421,21 @@ impl EncryptionContext {
 #[async_trait]
 pub trait SecretCipher: Send + Sync + fmt::Debug {
     /// Encrypts `plaintext` bound to `context`.
-    async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, KeyError>;
+    async fn encrypt(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KeyError>;
 
     /// Decrypts `ciphertext` under `context`.
     ///
     /// # Errors
     /// [`KeyError::Rejected`] when the context differs from the one used to encrypt.
-    async fn decrypt(&self, ciphertext: &[u8], context: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+    async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError>;
 }
 
 /// ES256 signing of access tokens with a P-256 key.

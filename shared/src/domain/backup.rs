@@ -78,7 +78,12 @@ impl BackupCode {
 
     /// Returns the code grouped for display: `xxxx-xxxx-xxxx`.
     pub fn display(&self) -> Zeroizing<String> {
-        Zeroizing::new(format!("{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12]))
+        Zeroizing::new(format!(
+            "{}-{}-{}",
+            &self.0[0..4],
+            &self.0[4..8],
+            &self.0[8..12]
+        ))
     }
 }
 
@@ -172,7 +177,10 @@ impl BackupHasher {
             return false;
         };
         self.evaluations.fetch_add(1, Ordering::SeqCst);
-        let matches = self.argon2().verify_password(code.0.as_bytes(), &parsed).is_ok();
+        let matches = self
+            .argon2()
+            .verify_password(code.0.as_bytes(), &parsed)
+            .is_ok();
         real && matches
     }
 
@@ -242,8 +250,19 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_input() {
-        for input in ["", "ab12-cd34-ef5", "ab12-cd34-ef567", "ab12-cd34-ef5u", "ab12_cd34_ef56", "äb12-cd34-ef56"] {
-            assert_eq!(BackupCode::parse(input), Err(InvalidBackupCode), "{input:?}");
+        for input in [
+            "",
+            "ab12-cd34-ef5",
+            "ab12-cd34-ef567",
+            "ab12-cd34-ef5u",
+            "ab12_cd34_ef56",
+            "äb12-cd34-ef56",
+        ] {
+            assert_eq!(
+                BackupCode::parse(input),
+                Err(InvalidBackupCode),
+                "{input:?}"
+            );
         }
     }
 

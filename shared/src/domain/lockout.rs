@@ -68,11 +68,19 @@ mod tests {
         let mut failures = Failures::default();
         for i in 0..9 {
             failures = failures.after_failure(start + i * 10);
-            assert_eq!(failures.retry_after(start + i * 10), None, "failure {}", i + 1);
+            assert_eq!(
+                failures.retry_after(start + i * 10),
+                None,
+                "failure {}",
+                i + 1
+            );
         }
         failures = failures.after_failure(start + 100);
         assert!(failures.just_locked());
-        assert_eq!(failures.retry_after(start + 100), Some(WINDOW_SECONDS - 100));
+        assert_eq!(
+            failures.retry_after(start + 100),
+            Some(WINDOW_SECONDS - 100)
+        );
         assert_eq!(failures.retry_after(start + WINDOW_SECONDS - 1), Some(1));
         assert_eq!(failures.retry_after(start + WINDOW_SECONDS), None);
     }
@@ -84,7 +92,13 @@ mod tests {
             window_start: 1_000,
         };
         let next = failures.after_failure(1_000 + WINDOW_SECONDS);
-        assert_eq!(next, Failures { count: 1, window_start: 1_000 + WINDOW_SECONDS });
+        assert_eq!(
+            next,
+            Failures {
+                count: 1,
+                window_start: 1_000 + WINDOW_SECONDS
+            }
+        );
     }
 
     #[test]

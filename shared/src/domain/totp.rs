@@ -147,7 +147,12 @@ pub fn step_at(now: u64) -> u64 {
 ///
 /// Every step of the window is computed and compared whatever the outcome. A match at a
 /// step not later than `last_step` is a replay (RFC 6238 §5.2: a code is accepted once).
-pub fn verify(secret: &TotpSecret, code: &TotpCode, now: u64, last_step: Option<u64>) -> Verification {
+pub fn verify(
+    secret: &TotpSecret,
+    code: &TotpCode,
+    now: u64,
+    last_step: Option<u64>,
+) -> Verification {
     let current = step_at(now);
     let mut accepted: Option<u64> = None;
     let mut replayed = false;
@@ -228,10 +233,23 @@ mod tests {
     #[test]
     fn parse_rejects_everything_else() {
         for input in [
-            "", "12345", "1234567", "12345a", "+12345", "-12345", "１２３４５６", "12\t3456",
-            "123_456", "abcdef", "12345６",
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            "+12345",
+            "-12345",
+            "１２３４５６",
+            "12\t3456",
+            "123_456",
+            "abcdef",
+            "12345６",
         ] {
-            assert_eq!(TotpCode::parse(input).map(|_| ()), Err(InvalidCodeFormat), "{input:?}");
+            assert_eq!(
+                TotpCode::parse(input).map(|_| ()),
+                Err(InvalidCodeFormat),
+                "{input:?}"
+            );
         }
     }
 
@@ -273,8 +291,14 @@ mod tests {
         let now = 1_111_111_109;
         let current = step_at(now);
         let code = TotpCode::parse(&secret.code_at_step(current)).expect("generated code");
-        assert_eq!(verify(&secret, &code, now, Some(current)), Verification::Replayed);
-        assert_eq!(verify(&secret, &code, now, Some(current + 1)), Verification::Replayed);
+        assert_eq!(
+            verify(&secret, &code, now, Some(current)),
+            Verification::Replayed
+        );
+        assert_eq!(
+            verify(&secret, &code, now, Some(current + 1)),
+            Verification::Replayed
+        );
         assert_eq!(
             verify(&secret, &code, now, Some(current - 1)),
             Verification::Accepted { step: current }
@@ -293,7 +317,10 @@ mod tests {
     fn provisioning_uri_and_secret_agree() {
         let secret = rfc_secret();
         let setup = provisioning(&secret, "Dashboard", "ana@acme.test").expect("provisioning");
-        assert_eq!(setup.secret_base32.as_str(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            setup.secret_base32.as_str(),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
         assert_eq!(
             setup.uri.as_str(),
             "otpauth://totp/Dashboard:ana%40acme.test?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Dashboard"

@@ -53,7 +53,10 @@ impl DemoLogin {
     /// Returns the JWKS document, as `MFA_LOGIN_JWKS` would hold it.
     pub fn jwks_json(&self) -> String {
         let set = JwkSet {
-            keys: vec![EcJwk::from_key(self.signer.verifying_key(), self.signer.key_id())],
+            keys: vec![EcJwk::from_key(
+                self.signer.verifying_key(),
+                self.signer.key_id(),
+            )],
         };
         serde_json::to_string(&set).expect("a JWK set always serialises")
     }
@@ -61,7 +64,11 @@ impl DemoLogin {
     /// Returns the user id derived from an email: `u-` and 16 hex digits of its SHA-256.
     pub fn user_id_for(email: &str) -> UserId {
         let digest = Sha256::digest(email.to_ascii_lowercase().as_bytes());
-        let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+        let hex: String = digest
+            .iter()
+            .take(8)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         UserId::parse(&format!("u-{hex}")).expect("a derived id is always valid")
     }
 
@@ -69,7 +76,12 @@ impl DemoLogin {
     ///
     /// # Errors
     /// Returns a message for an invalid email, or [`KeyError`] text if signing fails.
-    pub async fn assertion(&self, identity: &DemoIdentity, now: u64, random: &dyn Random) -> Result<String, String> {
+    pub async fn assertion(
+        &self,
+        identity: &DemoIdentity,
+        now: u64,
+        random: &dyn Random,
+    ) -> Result<String, String> {
         check_email(&identity.email).map_err(|error| format!("field `email` {error}"))?;
         let user_id = identity
             .user_id

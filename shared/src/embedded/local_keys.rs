@@ -30,7 +30,8 @@ impl LocalCipher {
         let mut key = Zeroizing::new([0u8; 32]);
         random.fill(&mut key[..]);
         Self {
-            cipher: Aes256Gcm::new_from_slice(&key[..]).expect("a 32-byte key is valid for AES-256"),
+            cipher: Aes256Gcm::new_from_slice(&key[..])
+                .expect("a 32-byte key is valid for AES-256"),
             random,
         }
     }
@@ -44,14 +45,23 @@ impl fmt::Debug for LocalCipher {
 
 #[async_trait]
 impl SecretCipher for LocalCipher {
-    async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, KeyError> {
+    async fn encrypt(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KeyError> {
         let mut nonce = [0u8; NONCE_BYTES];
         self.random.fill(&mut nonce);
         let aad = context.canonical_bytes();
         let sealed = self
             .cipher
-            
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| KeyError::Unavailable {
                 operation: "local encrypt",
                 source: "AES-GCM encryption failed".into(),
@@ -61,7 +71,11 @@ impl SecretCipher for LocalCipher {
         Ok(output)
     }
 
-    async fn decrypt(&self, ciphertext: &[u8], context: &EncryptionContext) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         if ciphertext.len() <= NONCE_BYTES {
             return Err(KeyError::Rejected);
         }
@@ -69,7 +83,13 @@ impl SecretCipher for LocalCipher {
         let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| KeyError::Rejected)?;
         let aad = context.canonical_bytes();
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: &aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| KeyError::Rejected)
     }
@@ -108,7 +128,11 @@ impl LocalSigner {
 }
 
 fn hex_prefix(bytes: &[u8], count: usize) -> String {
-    bytes.iter().take(count).map(|byte| format!("{byte:02x}")).collect()
+    bytes
+        .iter()
+        .take(count)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl fmt::Debug for LocalSigner {
@@ -147,15 +171,27 @@ mod tests {
     async fn ciphertext_bound_to_context() {
         let cipher = LocalCipher::generate(Box::new(OsRandom));
         let context = EncryptionContext::totp(&user("ana"), "f1");
-        let sealed = cipher.encrypt(b"secret bytes", &context).await.expect("encrypt");
+        let sealed = cipher
+            .encrypt(b"secret bytes", &context)
+            .await
+            .expect("encrypt");
         let opened = cipher.decrypt(&sealed, &context).await.expect("decrypt");
         assert_eq!(opened.as_slice(), b"secret bytes");
 
         let other_user = EncryptionContext::totp(&user("bob"), "f1");
-        assert!(matches!(cipher.decrypt(&sealed, &other_user).await, Err(KeyError::Rejected)));
+        assert!(matches!(
+            cipher.decrypt(&sealed, &other_user).await,
+            Err(KeyError::Rejected)
+        ));
         let other_factor = EncryptionContext::totp(&user("ana"), "f2");
-        assert!(matches!(cipher.decrypt(&sealed, &other_factor).await, Err(KeyError::Rejected)));
-        assert!(matches!(cipher.decrypt(&sealed[..5], &context).await, Err(KeyError::Rejected)));
+        assert!(matches!(
+            cipher.decrypt(&sealed, &other_factor).await,
+            Err(KeyError::Rejected)
+        ));
+        assert!(matches!(
+            cipher.decrypt(&sealed[..5], &context).await,
+            Err(KeyError::Rejected)
+        ));
     }
 
     #[tokio::test]
@@ -164,7 +200,10 @@ mod tests {
         let signer = LocalSigner::generate(&OsRandom);
         let raw = signer.sign(b"header.payload").await.expect("sign");
         let signature = Signature::from_slice(&raw).expect("64-byte signature");
-        assert!(signer.verifying_key().verify(b"header.payload", &signature).is_ok());
+        assert!(signer
+            .verifying_key()
+            .verify(b"header.payload", &signature)
+            .is_ok());
         assert!(signer.key_id().starts_with("local-"));
         assert!(!format!("{signer:?}").contains("SigningKey"));
     }

@@ -11,8 +11,8 @@ use tokio::sync::Mutex;
 use crate::domain::lockout::Failures;
 use crate::domain::model::{AccountSlug, UserId};
 use crate::ports::{
-    AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment,
-    Proof, ProofEffect, SessionRecord, Store, StoreError, TicketRecord,
+    AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment, Proof,
+    ProofEffect, SessionRecord, Store, StoreError, TicketRecord,
 };
 
 #[derive(Debug, Default)]
@@ -36,11 +36,13 @@ impl State {
             return false;
         };
         match proof {
-            Proof::Totp { factor_id, step, .. } => {
-                factor.factor_id == *factor_id && factor.last_step < *step
-            }
+            Proof::Totp {
+                factor_id, step, ..
+            } => factor.factor_id == *factor_id && factor.last_step < *step,
             Proof::BackupCode {
-                factor_id, selector, ..
+                factor_id,
+                selector,
+                ..
             } => {
                 factor.factor_id == *factor_id
                     && factor
@@ -101,9 +103,18 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn consume_assertion_id(&self, jti: &str, expires_at: u64, now: u64) -> Result<bool, StoreError> {
+    async fn consume_assertion_id(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().await;
-        if state.assertion_ids.get(jti).is_some_and(|&until| until > now) {
+        if state
+            .assertion_ids
+            .get(jti)
+            .is_some_and(|&until| until > now)
+        {
             return Ok(false);
         }
         state.assertion_ids.retain(|_, until| *until > now);
@@ -118,9 +129,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn member(&self, account: &AccountSlug, user_id: &UserId) -> Result<Option<MemberRecord>, StoreError> {
+    async fn member(
+        &self,
+        account: &AccountSlug,
+        user_id: &UserId,
+    ) -> Result<Option<MemberRecord>, StoreError> {
         let state = self.state.lock().await;
-        Ok(state.members.get(&(account.clone(), user_id.clone())).cloned())
+        Ok(state
+            .members
+            .get(&(account.clone(), user_id.clone()))
+            .cloned())
     }
 
     async fn members(&self, account: &AccountSlug) -> Result<Vec<MemberRecord>, StoreError> {
@@ -142,9 +160,15 @@ impl Store for MemoryStore {
             .unwrap_or_else(|| AccountSettings::unset(account)))
     }
 
-    async fn put_account_settings(&self, settings: &AccountSettings, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn put_account_settings(
+        &self,
+        settings: &AccountSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        state.settings.insert(settings.account.clone(), settings.clone());
+        state
+            .settings
+            .insert(settings.account.clone(), settings.clone());
         state.audit.push(audit.clone());
         Ok(())
     }
@@ -155,11 +179,16 @@ impl Store for MemoryStore {
 
     async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        state.pending.insert(pending.user_id.clone(), pending.clone());
+        state
+            .pending
+            .insert(pending.user_id.clone(), pending.clone());
         Ok(())
     }
 
-    async fn pending_enrollment(&self, user_id: &UserId) -> Result<Option<PendingEnrollment>, StoreError> {
+    async fn pending_enrollment(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<PendingEnrollment>, StoreError> {
         Ok(self.state.lock().await.pending.get(user_id).cloned())
     }
 
@@ -178,18 +207,27 @@ impl Store for MemoryStore {
             return Ok(false);
         }
 
-        state.factors.insert(user_id.clone(), activation.factor.clone());
+        state
+            .factors
+            .insert(user_id.clone(), activation.factor.clone());
         state.pending.remove(user_id);
         if let Some((ticket_hash, session)) = &activation.sign_in {
             state.tickets.remove(ticket_hash);
-            state.sessions.insert(session.session_id.clone(), session.clone());
+            state
+                .sessions
+                .insert(session.session_id.clone(), session.clone());
         }
         state.failures.remove(user_id);
         state.audit.push(activation.audit.clone());
         Ok(true)
     }
 
-    async fn complete_proof(&self, proof: &Proof, effect: &ProofEffect, audit: &[AuditEvent]) -> Result<bool, StoreError> {
+    async fn complete_proof(
+        &self,
+        proof: &Proof,
+        effect: &ProofEffect,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().await;
         if !state.proof_holds(proof) || !state.effect_holds(proof, effect) {
             return Ok(false);
@@ -203,7 +241,9 @@ impl Store for MemoryStore {
                 session,
             } => {
                 state.tickets.remove(ticket_hash);
-                state.sessions.insert(session.session_id.clone(), (**session).clone());
+                state
+                    .sessions
+                    .insert(session.session_id.clone(), (**session).clone());
             }
             ProofEffect::ReplaceBackupCodes { codes, .. } => {
                 if let Some(factor) = state.factors.get_mut(&user_id) {
@@ -247,7 +287,9 @@ impl Store for MemoryStore {
 
     async fn put_ticket(&self, ticket: &TicketRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        state.tickets.insert(ticket.ticket_hash.clone(), ticket.clone());
+        state
+            .tickets
+            .insert(ticket.ticket_hash.clone(), ticket.clone());
         Ok(())
     }
 
@@ -257,7 +299,9 @@ impl Store for MemoryStore {
 
     async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let mut state = self.state.lock().await;
-        state.sessions.insert(session.session_id.clone(), session.clone());
+        state
+            .sessions
+            .insert(session.session_id.clone(), session.clone());
         Ok(())
     }
 
@@ -266,10 +310,22 @@ impl Store for MemoryStore {
     }
 
     async fn session_epoch(&self, user_id: &UserId) -> Result<u64, StoreError> {
-        Ok(self.state.lock().await.epochs.get(user_id).copied().unwrap_or(0))
+        Ok(self
+            .state
+            .lock()
+            .await
+            .epochs
+            .get(user_id)
+            .copied()
+            .unwrap_or(0))
     }
 
-    async fn rotate_refresh(&self, session_id: &str, presented_hash: &str, new_hash: &str) -> Result<bool, StoreError> {
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().await;
         let Some(session) = state.sessions.get_mut(session_id) else {
             return Ok(false);
@@ -277,7 +333,9 @@ impl Store for MemoryStore {
         if session.revoked_at.is_some() || session.refresh_hash != presented_hash {
             return Ok(false);
         }
-        session.previous_refresh_hashes.push(presented_hash.to_owned());
+        session
+            .previous_refresh_hashes
+            .push(presented_hash.to_owned());
         session.refresh_hash = new_hash.to_owned();
         Ok(true)
     }
@@ -305,11 +363,18 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         session.revoked_at = Some(now);
-        state.tickets.insert(ticket.ticket_hash.clone(), ticket.clone());
+        state
+            .tickets
+            .insert(ticket.ticket_hash.clone(), ticket.clone());
         Ok(true)
     }
 
-    async fn replace_session(&self, old_session_id: &str, session: &SessionRecord, now: u64) -> Result<bool, StoreError> {
+    async fn replace_session(
+        &self,
+        old_session_id: &str,
+        session: &SessionRecord,
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().await;
         let Some(old) = state.sessions.get_mut(old_session_id) else {
             return Ok(false);
@@ -318,7 +383,9 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         old.revoked_at = Some(now);
-        state.sessions.insert(session.session_id.clone(), session.clone());
+        state
+            .sessions
+            .insert(session.session_id.clone(), session.clone());
         Ok(true)
     }
 

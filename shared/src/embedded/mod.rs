@@ -5,6 +5,6 @@ pub mod demo_login;
 pub mod local_keys;
 pub mod memory;
 
+pub use demo_login::{embedded_app, DemoIdentity, DemoLogin};
 pub use local_keys::{LocalCipher, LocalSigner};
 pub use memory::MemoryStore;
-pub use demo_login::{embedded_app, DemoIdentity, DemoLogin};

@@ -43,7 +43,9 @@ impl JsonBody {
         }
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(fields)) => Ok(Self { fields }),
-            Ok(_) => Err(ApiError::InvalidRequest("the request body must be a JSON object".to_owned())),
+            Ok(_) => Err(ApiError::InvalidRequest(
+                "the request body must be a JSON object".to_owned(),
+            )),
             Err(error) => Err(ApiError::InvalidRequest(format!(
                 "the request body is not valid JSON (line {}, column {})",
                 error.line(),
@@ -119,13 +121,21 @@ mod tests {
         if let Some(content_type) = content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
-        builder.body(Bytes::from(body.to_owned())).expect("valid request")
+        builder
+            .body(Bytes::from(body.to_owned()))
+            .expect("valid request")
     }
 
     #[test]
     fn fields_taken_and_checked() {
-        let mut body = JsonBody::parse(&request(Some("application/json; charset=utf-8"), r#"{"a":"x","b":true}"#), false)
-            .expect("valid body");
+        let mut body = JsonBody::parse(
+            &request(
+                Some("application/json; charset=utf-8"),
+                r#"{"a":"x","b":true}"#,
+            ),
+            false,
+        )
+        .expect("valid body");
         assert_eq!(body.string("a").expect("string"), "x");
         assert!(body.boolean("b").expect("bool"));
         assert!(body.finish(&["a", "b"]).is_ok());
@@ -133,7 +143,11 @@ mod tests {
 
     #[test]
     fn wrong_type_message_has_no_value() {
-        let mut body = JsonBody::parse(&request(Some("application/json"), r#"{"code":123456}"#), false).expect("body");
+        let mut body = JsonBody::parse(
+            &request(Some("application/json"), r#"{"code":123456}"#),
+            false,
+        )
+        .expect("body");
         let error = body.string("code").expect_err("not a string");
         assert!(!error.to_string().contains("123456"));
         assert_eq!(error.status_and_code(), (400, "invalid_request"));
@@ -147,18 +161,29 @@ mod tests {
             (Some("application/json"), "{".to_owned(), 400),
             (Some("application/json"), "[]".to_owned(), 400),
             (Some("application/json"), String::new(), 400),
-            (Some("application/json"), format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)), 413),
+            (
+                Some("application/json"),
+                format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_BODY_BYTES)),
+                413,
+            ),
             (Some("application/json"), "null".to_owned(), 400),
         ];
         for (content_type, body, status) in cases {
-            let error = JsonBody::parse(&request(content_type, &body), false).expect_err("rejected");
-            assert_eq!(error.status_and_code().0, status, "{content_type:?} {}", &body[..body.len().min(20)]);
+            let error =
+                JsonBody::parse(&request(content_type, &body), false).expect_err("rejected");
+            assert_eq!(
+                error.status_and_code().0,
+                status,
+                "{content_type:?} {}",
+                &body[..body.len().min(20)]
+            );
         }
     }
 
     #[test]
     fn unknown_field_rejected_without_echo() {
-        let body = JsonBody::parse(&request(Some("application/json"), r#"{"s3cr3t":1}"#), false).expect("body");
+        let body = JsonBody::parse(&request(Some("application/json"), r#"{"s3cr3t":1}"#), false)
+            .expect("body");
         let error = body.finish(&["code"]).expect_err("unknown field");
         assert!(!error.to_string().contains("s3cr3t"));
     }

@@ -33,7 +33,12 @@ pub struct RequestContext {
 
 /// Serves one request and logs one line for it. With `only`, the request must match that
 /// operation's route (a Lambda function serves one operation); without, any route.
-pub async fn serve(app: &App, only: Option<Operation>, request: Request, request_id: &str) -> Response {
+pub async fn serve(
+    app: &App,
+    only: Option<Operation>,
+    request: Request,
+    request_id: &str,
+) -> Response {
     let started = Instant::now();
     let mut context = RequestContext::default();
 
@@ -41,7 +46,9 @@ pub async fn serve(app: &App, only: Option<Operation>, request: Request, request
     let (operation, result) = match route {
         Ok((operation, _)) if only.is_some_and(|expected| expected != operation) => (
             only,
-            Err(ApiError::NotFound("no such route on this function".to_owned())),
+            Err(ApiError::NotFound(
+                "no such route on this function".to_owned(),
+            )),
         ),
         Ok((operation, params)) => (
             Some(operation),
@@ -126,11 +133,13 @@ pub fn bearer_token(request: &Request) -> Result<Option<&str>, ApiError> {
     let Some(value) = request.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthenticated("the Authorization header is not ASCII".to_owned()))?;
+    let value = value.to_str().map_err(|_| {
+        ApiError::Unauthenticated("the Authorization header is not ASCII".to_owned())
+    })?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim()))
         }
         _ => Err(ApiError::Unauthenticated(

@@ -24,13 +24,33 @@ pub const ROUTES: [(&str, &str, Operation); 15] = [
     ("DELETE", "/v1/sessions/current", Operation::SignOut),
     ("GET", "/v1/me/mfa", Operation::MfaStatus),
     ("POST", "/v1/me/mfa/enrollment", Operation::StartEnrollment),
-    ("POST", "/v1/me/mfa/enrollment/confirm", Operation::ConfirmEnrollment),
-    ("POST", "/v1/me/mfa/backup-codes", Operation::RegenerateBackupCodes),
+    (
+        "POST",
+        "/v1/me/mfa/enrollment/confirm",
+        Operation::ConfirmEnrollment,
+    ),
+    (
+        "POST",
+        "/v1/me/mfa/backup-codes",
+        Operation::RegenerateBackupCodes,
+    ),
     ("DELETE", "/v1/me/mfa", Operation::DisableMfa),
-    ("GET", "/v1/accounts/{}/settings/security", Operation::ReadEnforcement),
-    ("PUT", "/v1/accounts/{}/settings/security", Operation::ChangeEnforcement),
+    (
+        "GET",
+        "/v1/accounts/{}/settings/security",
+        Operation::ReadEnforcement,
+    ),
+    (
+        "PUT",
+        "/v1/accounts/{}/settings/security",
+        Operation::ChangeEnforcement,
+    ),
     ("GET", "/v1/accounts/{}/members", Operation::ListMembers),
-    ("DELETE", "/v1/accounts/{}/members/{}/mfa", Operation::ResetMemberMfa),
+    (
+        "DELETE",
+        "/v1/accounts/{}/members/{}/mfa",
+        Operation::ResetMemberMfa,
+    ),
 ];
 
 /// Matches a request to an operation.
@@ -51,7 +71,9 @@ pub fn resolve(method: &Method, path: &str) -> Result<(Operation, PathParams), A
     if path_matched {
         Err(ApiError::MethodNotAllowed(method.as_str().to_owned()))
     } else {
-        Err(ApiError::NotFound("no such route: see the API in the README".to_owned()))
+        Err(ApiError::NotFound(
+            "no such route: see the API in the README".to_owned(),
+        ))
     }
 }
 
@@ -62,7 +84,9 @@ fn match_pattern(pattern: &str, path: &str) -> Option<PathParams> {
     loop {
         match (pattern_segments.next(), path_segments.next()) {
             (None, None) => break,
-            (Some("{}"), Some(segment)) if !segment.is_empty() => captured.push(percent_decode(segment)?),
+            (Some("{}"), Some(segment)) if !segment.is_empty() => {
+                captured.push(percent_decode(segment)?)
+            }
             (Some(expected), Some(segment)) if expected == segment => {}
             _ => return None,
         }
@@ -117,10 +141,25 @@ mod tests {
 
     #[test]
     fn unknown_and_wrong_method() {
-        assert!(matches!(resolve(&Method::GET, "/v1/nope"), Err(ApiError::NotFound(_))));
-        assert!(matches!(resolve(&Method::GET, "/v1/sessions/"), Err(ApiError::NotFound(_))));
-        assert!(matches!(resolve(&Method::GET, "/v1/accounts//members"), Err(ApiError::NotFound(_))));
-        assert!(matches!(resolve(&Method::GET, "/v1/accounts/a%zz/members"), Err(ApiError::NotFound(_))));
-        assert!(matches!(resolve(&Method::GET, "/v1/sessions"), Err(ApiError::MethodNotAllowed(_))));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/nope"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/sessions/"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/accounts//members"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/accounts/a%zz/members"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/sessions"),
+            Err(ApiError::MethodNotAllowed(_))
+        ));
     }
 }

@@ -6,11 +6,18 @@ use super::auth::{self, authenticate, Caller};
 use super::{rfc3339, App};
 use crate::domain::model::{AccountSlug, UserId};
 use crate::error::ApiError;
-use crate::http::{json_response, no_content, JsonBody, PathParams, Request, RequestContext, Response};
+use crate::http::{
+    json_response, no_content, JsonBody, PathParams, Request, RequestContext, Response,
+};
 use crate::ports::{AccountSettings, AuditAction};
 
 /// Authenticates an owner or admin of the account named in the path.
-async fn manager(app: &App, params: &PathParams, request: &Request, context: &mut RequestContext) -> Result<(Caller, AccountSlug), ApiError> {
+async fn manager(
+    app: &App,
+    params: &PathParams,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<(Caller, AccountSlug), ApiError> {
     let caller = authenticate(app, request, context).await?;
     let account = params
         .slug
@@ -40,7 +47,12 @@ fn settings_body(settings: &AccountSettings) -> serde_json::Value {
 }
 
 /// `GET /v1/accounts/{slug}/settings/security`.
-pub async fn read_enforcement(app: &App, params: &PathParams, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn read_enforcement(
+    app: &App,
+    params: &PathParams,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let (_, account) = manager(app, params, request, context).await?;
 
     let settings = app.store.account_settings(&account).await?;
@@ -50,7 +62,12 @@ pub async fn read_enforcement(app: &App, params: &PathParams, request: &Request,
 
 /// `PUT /v1/accounts/{slug}/settings/security`: turns enforcement on or off. Turning it on
 /// needs the caller to have MFA themselves.
-pub async fn change_enforcement(app: &App, params: &PathParams, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn change_enforcement(
+    app: &App,
+    params: &PathParams,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let (caller, account) = manager(app, params, request, context).await?;
     let mut body = JsonBody::parse(request, false)?;
     let require_mfa = body.boolean("require_mfa")?;
@@ -69,7 +86,13 @@ pub async fn change_enforcement(app: &App, params: &PathParams, request: &Reques
         updated_at: Some(app.clock.now()),
         updated_by: Some(user_id.clone()),
     };
-    let audit = auth::audit(app, AuditAction::EnforcementChanged { require_mfa }, user_id, user_id, Some(&account));
+    let audit = auth::audit(
+        app,
+        AuditAction::EnforcementChanged { require_mfa },
+        user_id,
+        user_id,
+        Some(&account),
+    );
     app.store.put_account_settings(&settings, &audit).await?;
 
     Ok(json_response(200, &settings_body(&settings)))
@@ -77,7 +100,12 @@ pub async fn change_enforcement(app: &App, params: &PathParams, request: &Reques
 
 /// `GET /v1/accounts/{slug}/members`: the members this service has seen, with their
 /// enrollment state.
-pub async fn list_members(app: &App, params: &PathParams, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn list_members(
+    app: &App,
+    params: &PathParams,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let (_, account) = manager(app, params, request, context).await?;
 
     let mut members = Vec::new();
@@ -97,7 +125,12 @@ pub async fn list_members(app: &App, params: &PathParams, request: &Request, con
 
 /// `DELETE /v1/accounts/{slug}/members/{user_id}/mfa`: deletes a member's factor and backup
 /// codes and ends their sessions. Unknown and foreign users get the same 404.
-pub async fn reset_member(app: &App, params: &PathParams, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn reset_member(
+    app: &App,
+    params: &PathParams,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let (caller, account) = manager(app, params, request, context).await?;
     let not_found = || ApiError::NotFound("no member with that user id in this account".to_owned());
     let target = params
@@ -106,8 +139,17 @@ pub async fn reset_member(app: &App, params: &PathParams, request: &Request, con
         .and_then(|user_id| UserId::parse(user_id).ok())
         .ok_or_else(not_found)?;
 
-    app.store.member(&account, &target).await?.ok_or_else(not_found)?;
-    let audit = auth::audit(app, AuditAction::Reset, &caller.session.user_id, &target, Some(&account));
+    app.store
+        .member(&account, &target)
+        .await?
+        .ok_or_else(not_found)?;
+    let audit = auth::audit(
+        app,
+        AuditAction::Reset,
+        &caller.session.user_id,
+        &target,
+        Some(&account),
+    );
     app.store.reset_user(&target, &audit).await?;
     tracing::info!(user_id = %caller.session.user_id, target = %target, account = %account, "member MFA reset");
 

@@ -33,9 +33,16 @@ pub struct Caller {
 /// # Errors
 /// 401 for a missing, invalid or expired token, or a session that was signed out, reset
 /// or has expired.
-pub async fn authenticate(app: &App, request: &Request, context: &mut RequestContext) -> Result<Caller, ApiError> {
-    let token = bearer_token(request)?
-        .ok_or_else(|| ApiError::Unauthenticated("missing Authorization header: send `Bearer <access token>`".to_owned()))?;
+pub async fn authenticate(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Caller, ApiError> {
+    let token = bearer_token(request)?.ok_or_else(|| {
+        ApiError::Unauthenticated(
+            "missing Authorization header: send `Bearer <access token>`".to_owned(),
+        )
+    })?;
     caller_from_token(app, token, context).await
 }
 
@@ -43,16 +50,26 @@ pub async fn authenticate(app: &App, request: &Request, context: &mut RequestCon
 ///
 /// # Errors
 /// As [`authenticate`].
-pub async fn caller_from_token(app: &App, token: &str, context: &mut RequestContext) -> Result<Caller, ApiError> {
+pub async fn caller_from_token(
+    app: &App,
+    token: &str,
+    context: &mut RequestContext,
+) -> Result<Caller, ApiError> {
     let now = app.clock.now();
     let claims = app.access.verify(token, now).map_err(|_| {
-        ApiError::Unauthenticated("the access token is invalid or has expired: refresh the session or sign in again".to_owned())
+        ApiError::Unauthenticated(
+            "the access token is invalid or has expired: refresh the session or sign in again"
+                .to_owned(),
+        )
     })?;
     context.user_id = Some(claims.sub.clone());
 
     let ended = || ApiError::Unauthenticated("the session has ended: sign in again".to_owned());
     let session = app.store.session(&claims.sid).await?.ok_or_else(ended)?;
-    if session.user_id.as_str() != claims.sub || session.revoked_at.is_some() || session.expires_at <= now {
+    if session.user_id.as_str() != claims.sub
+        || session.revoked_at.is_some()
+        || session.expires_at <= now
+    {
         return Err(ended());
     }
     if app.store.session_epoch(&session.user_id).await? != session.epoch {
@@ -100,7 +117,10 @@ impl Identity {
 
     /// The identity of a session, optionally moved to another of its accounts.
     pub fn from_session(session: &SessionRecord, account: Option<(&AccountSlug, Role)>) -> Self {
-        let (account, role) = account.map_or((session.account.clone(), session.role), |(slug, role)| (slug.clone(), role));
+        let (account, role) = account
+            .map_or((session.account.clone(), session.role), |(slug, role)| {
+                (slug.clone(), role)
+            });
         Self {
             user_id: session.user_id.clone(),
             email: session.email.clone(),
@@ -122,7 +142,11 @@ pub struct NewSession {
 
 impl std::fmt::Debug for NewSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NewSession({}, <tokens redacted>)", self.record.session_id)
+        write!(
+            f,
+            "NewSession({}, <tokens redacted>)",
+            self.record.session_id
+        )
     }
 }
 
@@ -148,7 +172,12 @@ impl NewSession {
 ///
 /// # Errors
 /// 503 when the store or the signer fails.
-pub async fn prepare_session(app: &App, identity: &Identity, amr: Vec<String>, aal: Aal) -> Result<NewSession, ApiError> {
+pub async fn prepare_session(
+    app: &App,
+    identity: &Identity,
+    amr: Vec<String>,
+    aal: Aal,
+) -> Result<NewSession, ApiError> {
     let now = app.clock.now();
     let session_id = opaque::new_session_id(app.random.as_ref());
     let refresh = opaque::new_refresh_token(app.random.as_ref(), &session_id);
@@ -190,7 +219,11 @@ pub async fn sign_access_token(app: &App, session: &SessionRecord) -> Result<Str
 }
 
 /// Prepares a ticket for `identity`: the token for the client and the record to store.
-pub fn prepare_ticket(app: &App, identity: &Identity, purpose: TicketPurpose) -> (NewTicket, TicketRecord) {
+pub fn prepare_ticket(
+    app: &App,
+    identity: &Identity,
+    purpose: TicketPurpose,
+) -> (NewTicket, TicketRecord) {
     let now = app.clock.now();
     let ticket = opaque::new_ticket(app.random.as_ref());
     let lifetime = match purpose {
@@ -234,7 +267,11 @@ pub fn ticket_body(purpose: TicketPurpose, ticket: &NewTicket) -> Value {
 ///
 /// # Errors
 /// 503 when the store fails.
-pub async fn live_ticket(app: &App, token: &str, purpose: TicketPurpose) -> Result<Option<TicketRecord>, ApiError> {
+pub async fn live_ticket(
+    app: &App,
+    token: &str,
+    purpose: TicketPurpose,
+) -> Result<Option<TicketRecord>, ApiError> {
     let Ok(hash) = opaque::ticket_hash(token) else {
         return Ok(None);
     };
@@ -248,7 +285,13 @@ pub async fn live_ticket(app: &App, token: &str, purpose: TicketPurpose) -> Resu
 }
 
 /// Builds an audit event at the current time.
-pub fn audit(app: &App, action: AuditAction, actor: &UserId, target: &UserId, account: Option<&AccountSlug>) -> AuditEvent {
+pub fn audit(
+    app: &App,
+    action: AuditAction,
+    actor: &UserId,
+    target: &UserId,
+    account: Option<&AccountSlug>,
+) -> AuditEvent {
     AuditEvent {
         id: random_id(app.random.as_ref()),
         at: app.clock.now(),

@@ -28,7 +28,12 @@ pub async fn check_lockout(app: &App, user_id: &UserId) -> Result<(), ApiError> 
 ///
 /// # Errors
 /// 503 when the key service fails.
-pub async fn open_secret(app: &App, user_id: &UserId, factor_id: &str, ciphertext: &[u8]) -> Result<Option<TotpSecret>, ApiError> {
+pub async fn open_secret(
+    app: &App,
+    user_id: &UserId,
+    factor_id: &str,
+    ciphertext: &[u8],
+) -> Result<Option<TotpSecret>, ApiError> {
     let context = EncryptionContext::totp(user_id, factor_id);
     match app.cipher.decrypt(ciphertext, &context).await {
         Ok(plaintext) => {
@@ -47,11 +52,22 @@ pub async fn open_secret(app: &App, user_id: &UserId, factor_id: &str, ciphertex
 ///
 /// # Errors
 /// 503 when the key service fails.
-pub async fn verify_totp(app: &App, factor: &FactorRecord, code: &TotpCode) -> Result<Verification, ApiError> {
-    let Some(secret) = open_secret(app, &factor.user_id, &factor.factor_id, &factor.ciphertext).await? else {
+pub async fn verify_totp(
+    app: &App,
+    factor: &FactorRecord,
+    code: &TotpCode,
+) -> Result<Verification, ApiError> {
+    let Some(secret) =
+        open_secret(app, &factor.user_id, &factor.factor_id, &factor.ciphertext).await?
+    else {
         return Ok(Verification::Rejected);
     };
-    Ok(totp::verify(&secret, code, app.clock.now(), Some(factor.last_step)))
+    Ok(totp::verify(
+        &secret,
+        code,
+        app.clock.now(),
+        Some(factor.last_step),
+    ))
 }
 
 /// The result of checking a backup code.
@@ -69,7 +85,11 @@ pub enum BackupCheck {
 ///
 /// # Errors
 /// 500 if the blocking task panics.
-pub async fn check_backup_code(app: &App, factor: &FactorRecord, code: BackupCode) -> Result<BackupCheck, ApiError> {
+pub async fn check_backup_code(
+    app: &App,
+    factor: &FactorRecord,
+    code: BackupCode,
+) -> Result<BackupCheck, ApiError> {
     let stored = factor
         .backup_codes
         .iter()
@@ -78,9 +98,15 @@ pub async fn check_backup_code(app: &App, factor: &FactorRecord, code: BackupCod
     let hasher = app.hasher.clone();
     let random = app.random.clone();
     tokio::task::spawn_blocking(move || {
-        let matches = hasher.verify(random.as_ref(), &code, stored.as_ref().map(|s| s.phc.as_str()));
+        let matches = hasher.verify(
+            random.as_ref(),
+            &code,
+            stored.as_ref().map(|s| s.phc.as_str()),
+        );
         match stored {
-            Some(stored) if matches && stored.used_at.is_none() => BackupCheck::Matched { selector: stored.selector },
+            Some(stored) if matches && stored.used_at.is_none() => BackupCheck::Matched {
+                selector: stored.selector,
+            },
             Some(_) if matches => BackupCheck::Spent,
             _ => BackupCheck::NoMatch,
         }
@@ -94,8 +120,21 @@ pub async fn check_backup_code(app: &App, factor: &FactorRecord, code: BackupCod
 ///
 /// # Errors
 /// 503 when the store fails.
-pub async fn record_failure(app: &App, user_id: &UserId, account: Option<&AccountSlug>, replayed: bool) -> Result<(), ApiError> {
-    let reuse = replayed.then(|| audit(app, AuditAction::CodeReuseRejected, user_id, user_id, account));
+pub async fn record_failure(
+    app: &App,
+    user_id: &UserId,
+    account: Option<&AccountSlug>,
+    replayed: bool,
+) -> Result<(), ApiError> {
+    let reuse = replayed.then(|| {
+        audit(
+            app,
+            AuditAction::CodeReuseRejected,
+            user_id,
+            user_id,
+            account,
+        )
+    });
     let lockout = audit(app, AuditAction::LockedOut, user_id, user_id, account);
     let failures = app
         .store

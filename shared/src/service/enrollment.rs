@@ -2,19 +2,31 @@
 
 use serde_json::json;
 
-use super::auth::{self, amr, authenticate, caller_from_token, live_ticket, prepare_session, require_aal2, Identity, ENROLLMENT_SECONDS};
+use super::auth::{
+    self, amr, authenticate, caller_from_token, live_ticket, prepare_session, require_aal2,
+    Identity, ENROLLMENT_SECONDS,
+};
 use super::codes::{check_lockout, open_secret, record_failure, verify_totp};
 use super::{rfc3339, App};
 use crate::domain::backup::{generate_set, NewBackupSet};
 use crate::domain::model::UserId;
 use crate::domain::totp::{self, TotpCode, TotpSecret, Verification};
 use crate::error::ApiError;
-use crate::http::{bearer_token, json_response, no_content, JsonBody, Request, RequestContext, Response};
-use crate::ports::{Activation, AuditAction, EncryptionContext, FactorRecord, PendingEnrollment, Proof, ProofEffect, TicketPurpose, TicketRecord};
+use crate::http::{
+    bearer_token, json_response, no_content, JsonBody, Request, RequestContext, Response,
+};
+use crate::ports::{
+    Activation, AuditAction, EncryptionContext, FactorRecord, PendingEnrollment, Proof,
+    ProofEffect, TicketPurpose, TicketRecord,
+};
 use crate::random::random_id;
 
 /// `GET /v1/me/mfa`.
-pub async fn status(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn status(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let caller = authenticate(app, request, context).await?;
 
     let factor = app.store.factor(&caller.session.user_id).await?;
@@ -38,7 +50,12 @@ struct Enrollee {
 }
 
 /// Authenticates an enrollment request by bearer session or by `mfa_ticket`, not both.
-async fn enrollee(app: &App, request: &Request, ticket: Option<String>, context: &mut RequestContext) -> Result<Enrollee, ApiError> {
+async fn enrollee(
+    app: &App,
+    request: &Request,
+    ticket: Option<String>,
+    context: &mut RequestContext,
+) -> Result<Enrollee, ApiError> {
     match (bearer_token(request)?, ticket) {
         (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
             "send either an Authorization header or `mfa_ticket`, not both".to_owned(),
@@ -75,7 +92,11 @@ fn already_enrolled() -> ApiError {
 
 /// `POST /v1/me/mfa/enrollment`: draws a secret and returns it as a Key URI, Base32 text
 /// and a QR code. Nothing is active until confirmed.
-pub async fn start(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn start(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let mut body = JsonBody::parse(request, true)?;
     let ticket = body.optional_string("mfa_ticket")?;
     body.finish(&["mfa_ticket"])?;
@@ -124,18 +145,26 @@ async fn new_backup_set(app: &App) -> Result<NewBackupSet, ApiError> {
 }
 
 fn display_codes(set: &NewBackupSet) -> Vec<String> {
-    set.codes.iter().map(|code| code.display().to_string()).collect()
+    set.codes
+        .iter()
+        .map(|code| code.display().to_string())
+        .collect()
 }
 
 /// `POST /v1/me/mfa/enrollment/confirm`: activates the factor with a code from the app
 /// and returns the backup codes, once. A forced enrollment also starts the session.
-pub async fn confirm(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn confirm(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let mut body = JsonBody::parse(request, false)?;
     let enrollment_id = body.string("enrollment_id")?;
     let code = body.string("code")?;
     let ticket = body.optional_string("mfa_ticket")?;
     body.finish(&["enrollment_id", "code", "mfa_ticket"])?;
-    let code = TotpCode::parse(&code).map_err(|error| ApiError::field("code", &error.to_string()))?;
+    let code =
+        TotpCode::parse(&code).map_err(|error| ApiError::field("code", &error.to_string()))?;
     let enrollee = enrollee(app, request, ticket, context).await?;
     let identity = &enrollee.identity;
     let user_id = &identity.user_id;
@@ -149,9 +178,15 @@ pub async fn confirm(app: &App, request: &Request, context: &mut RequestContext)
         .pending_enrollment(user_id)
         .await?
         .filter(|pending| pending.enrollment_id == enrollment_id && pending.expires_at > now)
-        .ok_or_else(|| ApiError::NotFound("enrollment not found or expired: start the enrollment again".to_owned()))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(
+                "enrollment not found or expired: start the enrollment again".to_owned(),
+            )
+        })?;
     check_lockout(app, user_id).await?;
-    let Some(secret) = open_secret(app, user_id, &pending.enrollment_id, &pending.ciphertext).await? else {
+    let Some(secret) =
+        open_secret(app, user_id, &pending.enrollment_id, &pending.ciphertext).await?
+    else {
         return Err(ApiError::InvalidCode);
     };
     let Verification::Accepted { step } = totp::verify(&secret, &code, now, None) else {
@@ -162,7 +197,8 @@ pub async fn confirm(app: &App, request: &Request, context: &mut RequestContext)
     let backup = new_backup_set(app).await?;
     let session = match &enrollee.ticket {
         Some(ticket) => {
-            let session = prepare_session(app, identity, amr(identity.login_method, Some("totp")), 2).await?;
+            let session =
+                prepare_session(app, identity, amr(identity.login_method, Some("totp")), 2).await?;
             Some((ticket.ticket_hash.clone(), session))
         }
         None => None,
@@ -181,7 +217,13 @@ pub async fn confirm(app: &App, request: &Request, context: &mut RequestContext)
         sign_in: session
             .as_ref()
             .map(|(ticket_hash, session)| (ticket_hash.clone(), session.record.clone())),
-        audit: auth::audit(app, AuditAction::Enrolled, user_id, user_id, Some(&identity.account)),
+        audit: auth::audit(
+            app,
+            AuditAction::Enrolled,
+            user_id,
+            user_id,
+            Some(&identity.account),
+        ),
     };
     if !app.store.activate_factor(&activation).await? {
         return Err(ApiError::conflict(
@@ -198,18 +240,32 @@ pub async fn confirm(app: &App, request: &Request, context: &mut RequestContext)
 }
 
 fn not_enrolled() -> ApiError {
-    ApiError::conflict("not_enrolled", "no authenticator app is enrolled: enroll one first")
+    ApiError::conflict(
+        "not_enrolled",
+        "no authenticator app is enrolled: enroll one first",
+    )
 }
 
 /// Reads and verifies the `code` field of a request that changes the caller's own factor.
 /// Returns the factor and the step the code matched.
-async fn verify_own_code(app: &App, user_id: &UserId, account: &crate::domain::model::AccountSlug, code: &TotpCode) -> Result<(FactorRecord, u64), ApiError> {
+async fn verify_own_code(
+    app: &App,
+    user_id: &UserId,
+    account: &crate::domain::model::AccountSlug,
+    code: &TotpCode,
+) -> Result<(FactorRecord, u64), ApiError> {
     check_lockout(app, user_id).await?;
     let factor = app.store.factor(user_id).await?.ok_or_else(not_enrolled)?;
     match verify_totp(app, &factor, code).await? {
         Verification::Accepted { step } => Ok((factor, step)),
         outcome => {
-            record_failure(app, user_id, Some(account), outcome == Verification::Replayed).await?;
+            record_failure(
+                app,
+                user_id,
+                Some(account),
+                outcome == Verification::Replayed,
+            )
+            .await?;
             Err(ApiError::InvalidCode)
         }
     }
@@ -223,7 +279,11 @@ fn parse_code_body(request: &Request) -> Result<TotpCode, ApiError> {
 }
 
 /// `POST /v1/me/mfa/backup-codes`: replaces the whole backup set, given a current TOTP code.
-pub async fn regenerate_backup_codes(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn regenerate_backup_codes(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let caller = authenticate(app, request, context).await?;
     require_aal2(&caller)?;
     let code = parse_code_body(request)?;
@@ -240,17 +300,32 @@ pub async fn regenerate_backup_codes(app: &App, request: &Request, context: &mut
         expected_version: factor.backup_version,
         codes: backup.stored.clone(),
     };
-    let audit = auth::audit(app, AuditAction::BackupCodesRegenerated, &session.user_id, &session.user_id, Some(&session.account));
+    let audit = auth::audit(
+        app,
+        AuditAction::BackupCodesRegenerated,
+        &session.user_id,
+        &session.user_id,
+        Some(&session.account),
+    );
     if !app.store.complete_proof(&proof, &effect, &[audit]).await? {
         return Err(lost_race(app, &session.user_id, &factor, step, session).await);
     }
 
-    Ok(json_response(200, &json!({ "backup_codes": display_codes(&backup) })))
+    Ok(json_response(
+        200,
+        &json!({ "backup_codes": display_codes(&backup) }),
+    ))
 }
 
 /// Explains why a proof that verified could not be spent: the step was used in the
 /// meantime (a replay, counted as a failure), or the factor changed under the request.
-async fn lost_race(app: &App, user_id: &UserId, factor: &FactorRecord, step: u64, session: &crate::ports::SessionRecord) -> ApiError {
+async fn lost_race(
+    app: &App,
+    user_id: &UserId,
+    factor: &FactorRecord,
+    step: u64,
+    session: &crate::ports::SessionRecord,
+) -> ApiError {
     let current = match app.store.factor(user_id).await {
         Ok(current) => current,
         Err(error) => return error.into(),
@@ -275,7 +350,11 @@ async fn lost_race(app: &App, user_id: &UserId, factor: &FactorRecord, step: u64
 
 /// `DELETE /v1/me/mfa`: removes the caller's factor, given a current TOTP code, unless an
 /// account of theirs requires MFA.
-pub async fn disable(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn disable(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let caller = authenticate(app, request, context).await?;
     require_aal2(&caller)?;
     let code = parse_code_body(request)?;
@@ -295,8 +374,18 @@ pub async fn disable(app: &App, request: &Request, context: &mut RequestContext)
         factor_id: factor.factor_id.clone(),
         step,
     };
-    let audit = auth::audit(app, AuditAction::Disabled, &session.user_id, &session.user_id, Some(&session.account));
-    if !app.store.complete_proof(&proof, &ProofEffect::RemoveFactor, &[audit]).await? {
+    let audit = auth::audit(
+        app,
+        AuditAction::Disabled,
+        &session.user_id,
+        &session.user_id,
+        Some(&session.account),
+    );
+    if !app
+        .store
+        .complete_proof(&proof, &ProofEffect::RemoveFactor, &[audit])
+        .await?
+    {
         return Err(lost_race(app, &session.user_id, &factor, step, session).await);
     }
 

@@ -53,7 +53,10 @@ impl App {
         let access = AccessTokens {
             issuer: config.token_issuer.clone(),
             audience: config.token_audience.clone(),
-            keys: crate::tokens::jwt::KeySet::single(parts.signer.key_id(), *parts.signer.verifying_key()),
+            keys: crate::tokens::jwt::KeySet::single(
+                parts.signer.key_id(),
+                *parts.signer.verifying_key(),
+            ),
         };
         Self {
             store: parts.store,
@@ -75,7 +78,10 @@ impl App {
     /// Returns the JWKS document of the access-token signing key.
     pub fn jwks(&self) -> JwkSet {
         JwkSet {
-            keys: vec![EcJwk::from_key(self.signer.verifying_key(), self.signer.key_id())],
+            keys: vec![EcJwk::from_key(
+                self.signer.verifying_key(),
+                self.signer.key_id(),
+            )],
         }
     }
 }
@@ -171,10 +177,14 @@ pub async fn dispatch(
         Operation::MfaStatus => enrollment::status(app, request, context).await,
         Operation::StartEnrollment => enrollment::start(app, request, context).await,
         Operation::ConfirmEnrollment => enrollment::confirm(app, request, context).await,
-        Operation::RegenerateBackupCodes => enrollment::regenerate_backup_codes(app, request, context).await,
+        Operation::RegenerateBackupCodes => {
+            enrollment::regenerate_backup_codes(app, request, context).await
+        }
         Operation::DisableMfa => enrollment::disable(app, request, context).await,
         Operation::ReadEnforcement => admin::read_enforcement(app, params, request, context).await,
-        Operation::ChangeEnforcement => admin::change_enforcement(app, params, request, context).await,
+        Operation::ChangeEnforcement => {
+            admin::change_enforcement(app, params, request, context).await
+        }
         Operation::ListMembers => admin::list_members(app, params, request, context).await,
         Operation::ResetMemberMfa => admin::reset_member(app, params, request, context).await,
     }

@@ -1,6 +1,8 @@
 //! Sign-in, the code challenge, refresh, account switching and sign-out.
 
-use super::auth::{self, amr, authenticate, live_ticket, prepare_session, prepare_ticket, ticket_body, Identity};
+use super::auth::{
+    self, amr, authenticate, live_ticket, prepare_session, prepare_ticket, ticket_body, Identity,
+};
 use super::codes::{check_backup_code, check_lockout, record_failure, verify_totp, BackupCheck};
 use super::App;
 use crate::domain::backup::BackupCode;
@@ -15,23 +17,39 @@ use crate::tokens::opaque;
 
 /// `POST /v1/sessions`: verifies the login assertion and decides whether a second step is
 /// needed.
-pub async fn sign_in(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn sign_in(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let mut body = JsonBody::parse(request, false)?;
     let assertion = body.string("login_assertion")?;
     let account = body.string("account")?;
     body.finish(&["login_assertion", "account"])?;
-    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
+    let account =
+        AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
 
     let now = app.clock.now();
-    let assertion = app.assertions.verify(&assertion, now).map_err(|error| match error {
-        AssertionError::Expired => ApiError::Unauthenticated("the login assertion has expired: sign in again".to_owned()),
-        other => ApiError::Unauthenticated(other.to_string()),
-    })?;
+    let assertion = app
+        .assertions
+        .verify(&assertion, now)
+        .map_err(|error| match error {
+            AssertionError::Expired => ApiError::Unauthenticated(
+                "the login assertion has expired: sign in again".to_owned(),
+            ),
+            other => ApiError::Unauthenticated(other.to_string()),
+        })?;
     context.user_id = Some(assertion.user_id.to_string());
     let role = *assertion.accounts.get(&account).ok_or_else(|| {
-        ApiError::Forbidden(format!("the login assertion does not list account `{account}`: you are not a member"))
+        ApiError::Forbidden(format!(
+            "the login assertion does not list account `{account}`: you are not a member"
+        ))
     })?;
-    if !app.store.consume_assertion_id(&assertion.jti, assertion.expires_at, now).await? {
+    if !app
+        .store
+        .consume_assertion_id(&assertion.jti, assertion.expires_at, now)
+        .await?
+    {
         return Err(ApiError::Unauthenticated(
             "the login assertion was already used: sign in again".to_owned(),
         ));
@@ -60,16 +78,23 @@ pub async fn sign_in(app: &App, request: &Request, context: &mut RequestContext)
 
     match decide_sign_in(identity.login_method, has_factor, settings.require_mfa) {
         Decision::Authenticated { aal } => {
-            let session = prepare_session(app, &identity, amr(identity.login_method, None), aal).await?;
+            let session =
+                prepare_session(app, &identity, amr(identity.login_method, None), aal).await?;
             app.store.put_session(&session.record).await?;
             Ok(json_response(200, &session.authenticated_body()))
         }
         Decision::MfaRequired => issue_ticket(app, &identity, TicketPurpose::Challenge).await,
-        Decision::EnrollmentRequired => issue_ticket(app, &identity, TicketPurpose::Enrollment).await,
+        Decision::EnrollmentRequired => {
+            issue_ticket(app, &identity, TicketPurpose::Enrollment).await
+        }
     }
 }
 
-async fn issue_ticket(app: &App, identity: &Identity, purpose: TicketPurpose) -> Result<Response, ApiError> {
+async fn issue_ticket(
+    app: &App,
+    identity: &Identity,
+    purpose: TicketPurpose,
+) -> Result<Response, ApiError> {
     let (ticket, record) = prepare_ticket(app, identity, purpose);
     app.store.put_ticket(&record).await?;
     Ok(json_response(200, &ticket_body(purpose, &ticket)))
@@ -83,17 +108,24 @@ enum Answer {
 
 /// `POST /v1/sessions/mfa`: spends a ticket and a TOTP or backup code for an `aal` 2
 /// session. Every failure that concerns the ticket or the code gets the same body.
-pub async fn answer_challenge(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn answer_challenge(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let mut body = JsonBody::parse(request, false)?;
     let ticket_token = body.string("mfa_ticket")?;
     let code = body.optional_string("code")?;
     let backup_code = body.optional_string("backup_code")?;
     body.finish(&["mfa_ticket", "code", "backup_code"])?;
     let answer = match (code, backup_code) {
-        (Some(code), None) => Answer::Totp(TotpCode::parse(&code).map_err(|error| ApiError::field("code", &error.to_string()))?),
-        (None, Some(code)) => {
-            Answer::Backup(BackupCode::parse(&code).map_err(|error| ApiError::field("backup_code", &error.to_string()))?)
-        }
+        (Some(code), None) => Answer::Totp(
+            TotpCode::parse(&code).map_err(|error| ApiError::field("code", &error.to_string()))?,
+        ),
+        (None, Some(code)) => Answer::Backup(
+            BackupCode::parse(&code)
+                .map_err(|error| ApiError::field("backup_code", &error.to_string()))?,
+        ),
         _ => {
             return Err(ApiError::InvalidRequest(
                 "send exactly one of the fields `code` and `backup_code`".to_owned(),
@@ -136,7 +168,13 @@ pub async fn answer_challenge(app: &App, request: &Request, context: &mut Reques
                     selector,
                     used_at: app.clock.now(),
                 };
-                let used = auth::audit(app, AuditAction::BackupCodeUsed, &identity.user_id, &identity.user_id, Some(&identity.account));
+                let used = auth::audit(
+                    app,
+                    AuditAction::BackupCodeUsed,
+                    &identity.user_id,
+                    &identity.user_id,
+                    Some(&identity.account),
+                );
                 (proof, "backup_code", vec![used])
             }
             outcome => {
@@ -147,12 +185,22 @@ pub async fn answer_challenge(app: &App, request: &Request, context: &mut Reques
         },
     };
 
-    let session = prepare_session(app, &identity, amr(identity.login_method, Some(factor_name)), 2).await?;
+    let session = prepare_session(
+        app,
+        &identity,
+        amr(identity.login_method, Some(factor_name)),
+        2,
+    )
+    .await?;
     let effect = ProofEffect::SignIn {
         ticket_hash: ticket.ticket_hash.clone(),
         session: Box::new(session.record.clone()),
     };
-    if !app.store.complete_proof(&proof, &effect, &audit_events).await? {
+    if !app
+        .store
+        .complete_proof(&proof, &effect, &audit_events)
+        .await?
+    {
         // Another request spent this code or this ticket first.
         record_failure(app, &identity.user_id, Some(&identity.account), true).await?;
         return Err(ApiError::InvalidCode);
@@ -162,12 +210,21 @@ pub async fn answer_challenge(app: &App, request: &Request, context: &mut Reques
 
 /// `POST /v1/sessions/refresh`: rotates the refresh token, re-reading the member's factor
 /// and the account's enforcement. A rotated token presented again revokes the session.
-pub async fn refresh(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn refresh(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let mut body = JsonBody::parse(request, false)?;
     let token = body.string("refresh_token")?;
     body.finish(&["refresh_token"])?;
-    let invalid = || ApiError::Unauthenticated("the refresh token is invalid or has expired: sign in again".to_owned());
-    let (session_id, presented_hash) = opaque::parse_refresh_token(&token).map_err(|()| invalid())?;
+    let invalid = || {
+        ApiError::Unauthenticated(
+            "the refresh token is invalid or has expired: sign in again".to_owned(),
+        )
+    };
+    let (session_id, presented_hash) =
+        opaque::parse_refresh_token(&token).map_err(|()| invalid())?;
 
     let now = app.clock.now();
     let session = app.store.session(&session_id).await?.ok_or_else(invalid)?;
@@ -187,11 +244,20 @@ pub async fn refresh(app: &App, request: &Request, context: &mut RequestContext)
 
     let has_factor = app.store.factor(&session.user_id).await?.is_some();
     let settings = app.store.account_settings(&session.account).await?;
-    let purpose = match decide_continuation(session.login_method, session.aal, has_factor, settings.require_mfa) {
+    let purpose = match decide_continuation(
+        session.login_method,
+        session.aal,
+        has_factor,
+        settings.require_mfa,
+    ) {
         Decision::Authenticated { .. } => {
             let refresh = opaque::new_refresh_token(app.random.as_ref(), &session.session_id);
             let access_token = auth::sign_access_token(app, &session).await?;
-            if !app.store.rotate_refresh(&session.session_id, &presented_hash, &refresh.hash).await? {
+            if !app
+                .store
+                .rotate_refresh(&session.session_id, &presented_hash, &refresh.hash)
+                .await?
+            {
                 // A parallel refresh rotated this token first: treat it as reuse.
                 app.store.revoke_session(&session.session_id, now).await?;
                 return Err(invalid());
@@ -224,22 +290,34 @@ pub async fn refresh(app: &App, request: &Request, context: &mut RequestContext)
 
 /// `POST /v1/sessions/switch`: moves the session to another account of the same login,
 /// applying that account's enforcement.
-pub async fn switch_account(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn switch_account(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let caller = authenticate(app, request, context).await?;
     let mut body = JsonBody::parse(request, false)?;
     let account = body.string("account")?;
     body.finish(&["account"])?;
-    let account = AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
+    let account =
+        AccountSlug::parse(&account).map_err(|error| ApiError::field("account", error.0))?;
 
     let session = &caller.session;
     let role = *session.accounts.get(&account).ok_or_else(|| {
-        ApiError::Forbidden(format!("your sign-in does not list account `{account}`: you are not a member"))
+        ApiError::Forbidden(format!(
+            "your sign-in does not list account `{account}`: you are not a member"
+        ))
     })?;
     let identity = Identity::from_session(session, Some((&account, role)));
     let has_factor = app.store.factor(&session.user_id).await?.is_some();
     let settings = app.store.account_settings(&account).await?;
 
-    match decide_continuation(session.login_method, session.aal, has_factor, settings.require_mfa) {
+    match decide_continuation(
+        session.login_method,
+        session.aal,
+        has_factor,
+        settings.require_mfa,
+    ) {
         Decision::Authenticated { aal } => {
             let new_session = prepare_session(app, &identity, session.amr.clone(), aal).await?;
             if !app
@@ -247,18 +325,28 @@ pub async fn switch_account(app: &App, request: &Request, context: &mut RequestC
                 .replace_session(&session.session_id, &new_session.record, app.clock.now())
                 .await?
             {
-                return Err(ApiError::Unauthenticated("the session has ended: sign in again".to_owned()));
+                return Err(ApiError::Unauthenticated(
+                    "the session has ended: sign in again".to_owned(),
+                ));
             }
             Ok(json_response(200, &new_session.authenticated_body()))
         }
         Decision::MfaRequired => issue_ticket(app, &identity, TicketPurpose::Challenge).await,
-        Decision::EnrollmentRequired => issue_ticket(app, &identity, TicketPurpose::Enrollment).await,
+        Decision::EnrollmentRequired => {
+            issue_ticket(app, &identity, TicketPurpose::Enrollment).await
+        }
     }
 }
 
 /// `DELETE /v1/sessions/current`: revokes the caller's session.
-pub async fn sign_out(app: &App, request: &Request, context: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    app: &App,
+    request: &Request,
+    context: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let caller = authenticate(app, request, context).await?;
-    app.store.revoke_session(&caller.session.session_id, app.clock.now()).await?;
+    app.store
+        .revoke_session(&caller.session.session_id, app.clock.now())
+        .await?;
     Ok(no_content())
 }

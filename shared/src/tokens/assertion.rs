@@ -104,8 +104,8 @@ impl AssertionVerifier {
         }
         let user_id = UserId::parse(&claims.sub).map_err(|_| AssertionError::Claim("sub"))?;
         check_email(&claims.email).map_err(|_| AssertionError::Claim("email"))?;
-        let login_method =
-            LoginMethod::parse(&claims.login_method).map_err(|_| AssertionError::Claim("login_method"))?;
+        let login_method = LoginMethod::parse(&claims.login_method)
+            .map_err(|_| AssertionError::Claim("login_method"))?;
         let mut accounts = BTreeMap::new();
         for (slug, role) in &claims.accounts {
             let slug = AccountSlug::parse(slug).map_err(|_| AssertionError::Claim("accounts"))?;
@@ -177,16 +177,67 @@ mod tests {
     async fn wrong_claims_rejected() {
         type Edit = fn(&mut AssertionClaims);
         let cases: [(&str, Edit, AssertionError); 10] = [
-            ("issuer", |c| c.iss = "https://evil.test".into(), AssertionError::Claim("iss")),
-            ("audience", |c| c.aud = Audience::One("other".into()), AssertionError::Claim("aud")),
-            ("expired", |c| { c.iat = NOW - 200; c.exp = NOW }, AssertionError::Expired),
-            ("too old", |c| { c.iat = NOW - 301; c.exp = NOW + 1 }, AssertionError::Claim("exp")),
-            ("lives too long", |c| c.exp = c.iat + 301, AssertionError::Claim("exp")),
-            ("issued in future", |c| { c.iat = NOW + 31; c.exp = NOW + 100 }, AssertionError::Claim("iat")),
-            ("empty jti", |c| c.jti = String::new(), AssertionError::Claim("jti")),
-            ("bad sub", |c| c.sub = "a b".into(), AssertionError::Claim("sub")),
-            ("bad method", |c| c.login_method = "password".into(), AssertionError::Claim("login_method")),
-            ("bad role", |c| { c.accounts.insert("acme".into(), "root".into()); }, AssertionError::Claim("accounts")),
+            (
+                "issuer",
+                |c| c.iss = "https://evil.test".into(),
+                AssertionError::Claim("iss"),
+            ),
+            (
+                "audience",
+                |c| c.aud = Audience::One("other".into()),
+                AssertionError::Claim("aud"),
+            ),
+            (
+                "expired",
+                |c| {
+                    c.iat = NOW - 200;
+                    c.exp = NOW
+                },
+                AssertionError::Expired,
+            ),
+            (
+                "too old",
+                |c| {
+                    c.iat = NOW - 301;
+                    c.exp = NOW + 1
+                },
+                AssertionError::Claim("exp"),
+            ),
+            (
+                "lives too long",
+                |c| c.exp = c.iat + 301,
+                AssertionError::Claim("exp"),
+            ),
+            (
+                "issued in future",
+                |c| {
+                    c.iat = NOW + 31;
+                    c.exp = NOW + 100
+                },
+                AssertionError::Claim("iat"),
+            ),
+            (
+                "empty jti",
+                |c| c.jti = String::new(),
+                AssertionError::Claim("jti"),
+            ),
+            (
+                "bad sub",
+                |c| c.sub = "a b".into(),
+                AssertionError::Claim("sub"),
+            ),
+            (
+                "bad method",
+                |c| c.login_method = "password".into(),
+                AssertionError::Claim("login_method"),
+            ),
+            (
+                "bad role",
+                |c| {
+                    c.accounts.insert("acme".into(), "root".into());
+                },
+                AssertionError::Claim("accounts"),
+            ),
         ];
         for (name, edit, expected) in cases {
             let mut claims = claims();

@@ -87,7 +87,11 @@ impl EcJwk {
                 .map_err(|_| "x and y must be 32 bytes".to_owned())?;
             Ok(FieldBytes::from(bytes))
         };
-        let point = EncodedPoint::from_affine_coordinates(&coordinate(&self.x)?, &coordinate(&self.y)?, false);
+        let point = EncodedPoint::from_affine_coordinates(
+            &coordinate(&self.x)?,
+            &coordinate(&self.y)?,
+            false,
+        );
         VerifyingKey::from_encoded_point(&point).map_err(|_| "the point is not on P-256".to_owned())
     }
 }
@@ -118,10 +122,14 @@ impl KeySet {
     /// # Errors
     /// Returns a message when the document is not a JWKS or holds no usable P-256 key.
     pub fn from_jwks(json: &str) -> Result<Self, String> {
-        let set: JwkSet = serde_json::from_str(json).map_err(|error| format!("not a JWK set: {error}"))?;
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|error| format!("not a JWK set: {error}"))?;
         let mut keys = Vec::new();
         for jwk in &set.keys {
-            let usable = jwk.key_use.as_deref().is_none_or(|key_use| key_use == "sig")
+            let usable = jwk
+                .key_use
+                .as_deref()
+                .is_none_or(|key_use| key_use == "sig")
                 && jwk.alg.as_deref().is_none_or(|alg| alg == "ES256");
             if usable {
                 keys.push((jwk.kid.clone(), jwk.to_key()?));
@@ -158,7 +166,11 @@ pub async fn sign(signer: &dyn TokenSigner, claims: &impl Serialize) -> Result<S
     };
     let header = serde_json::to_vec(&header).expect("the header always serialises");
     let claims = serde_json::to_vec(claims).expect("claims always serialise");
-    let mut token = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let mut token = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     let signature = signer.sign(token.as_bytes()).await?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
@@ -181,14 +193,22 @@ pub fn verify<T: DeserializeOwned>(token: &str, keys: &KeySet) -> Result<T, JwtE
     else {
         return Err(JwtError::Malformed);
     };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed);
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| JwtError::Malformed)
+    };
 
-    let header: Header = serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
+    let header: Header =
+        serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
     if header.alg != "ES256" {
         return Err(JwtError::UnsupportedAlgorithm);
     }
-    let key = keys.find(header.kid.as_deref()).ok_or(JwtError::UnknownKey)?;
-    let signature = Signature::from_slice(&decode(signature)?).map_err(|_| JwtError::BadSignature)?;
+    let key = keys
+        .find(header.kid.as_deref())
+        .ok_or(JwtError::UnknownKey)?;
+    let signature =
+        Signature::from_slice(&decode(signature)?).map_err(|_| JwtError::BadSignature)?;
     let signed_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
     key.verify(&token.as_bytes()[..signed_len], &signature)
         .map_err(|_| JwtError::BadSignature)?;
@@ -208,7 +228,9 @@ mod tests {
     }
 
     fn claims() -> Claims {
-        Claims { sub: "ana".to_owned() }
+        Claims {
+            sub: "ana".to_owned(),
+        }
     }
 
     #[tokio::test]
@@ -221,7 +243,10 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"eve"}"#);
         parts[1] = &forged;
-        assert_eq!(verify::<Claims>(&parts.join("."), &keys), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify::<Claims>(&parts.join("."), &keys),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[tokio::test]
@@ -230,9 +255,15 @@ mod tests {
         let other = LocalSigner::generate(&OsRandom);
         let token = sign(&signer, &claims()).await.expect("sign");
         let wrong_kid = KeySet::single(other.key_id(), *other.verifying_key());
-        assert_eq!(verify::<Claims>(&token, &wrong_kid), Err(JwtError::UnknownKey));
+        assert_eq!(
+            verify::<Claims>(&token, &wrong_kid),
+            Err(JwtError::UnknownKey)
+        );
         let same_kid = KeySet::single(signer.key_id(), *other.verifying_key());
-        assert_eq!(verify::<Claims>(&token, &same_kid), Err(JwtError::BadSignature));
+        assert_eq!(
+            verify::<Claims>(&token, &same_kid),
+            Err(JwtError::BadSignature)
+        );
     }
 
     #[test]
@@ -242,10 +273,18 @@ mod tests {
             let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"k"}}"#));
             let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"eve"}"#);
             let token = format!("{header}.{payload}.");
-            assert_eq!(verify::<Claims>(&token, &keys), Err(JwtError::UnsupportedAlgorithm), "{alg}");
+            assert_eq!(
+                verify::<Claims>(&token, &keys),
+                Err(JwtError::UnsupportedAlgorithm),
+                "{alg}"
+            );
         }
         for token in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
-            assert_eq!(verify::<Claims>(token, &keys), Err(JwtError::Malformed), "{token:?}");
+            assert_eq!(
+                verify::<Claims>(token, &keys),
+                Err(JwtError::Malformed),
+                "{token:?}"
+            );
         }
     }
 
@@ -260,6 +299,9 @@ mod tests {
         assert_eq!(keys.find(Some("k1")), Some(signer.verifying_key()));
         assert_eq!(keys.find(None), Some(signer.verifying_key()));
         assert!(KeySet::from_jwks(r#"{"keys":[]}"#).is_err());
-        assert!(KeySet::from_jwks(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}"#).is_err());
+        assert!(
+            KeySet::from_jwks(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}"#)
+                .is_err()
+        );
     }
 }

@@ -82,7 +82,9 @@ pub fn new_session_id(random: &dyn Random) -> String {
 pub fn parse_refresh_token(token: &str) -> Result<(String, String), ()> {
     let (session_id, secret) = token.split_once('.').ok_or(())?;
     let valid_id = session_id.len() == SESSION_ID_CHARS
-        && session_id.bytes().all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase());
+        && session_id
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase());
     if !valid_id || !is_secret(secret) {
         return Err(());
     }
