@@ -57,11 +57,17 @@ fn service_walk_over_http() {
     admin_reset(&server, &run, &owner, &forced);
     isolation_between_accounts(&server, &run, &owner, &member_id);
 
-    eprintln!(
+    report(&format!(
         "e2e: walk passed on {} in {:.1} s",
         server.backend,
         started.elapsed().as_secs_f64()
-    );
+    ));
+}
+
+/// Writes a line to stderr past the test harness's output capture, so that it shows even
+/// when the test passes. Progress lines use `eprintln!` and show only on failure.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Names unique to this run, so that the walk can repeat against a persistent store (a
@@ -626,11 +632,11 @@ impl Server {
             log_path,
             backend,
         };
-        eprintln!(
-            "e2e: started mfa-local --addr 127.0.0.1:{port} {} with {}",
-            args.join(" "),
+        let extra_args: String = args.iter().map(|arg| format!(" {arg}")).collect();
+        report(&format!(
+            "e2e: started mfa-local --addr 127.0.0.1:{port}{extra_args} with {}",
             server.backend
-        );
+        ));
         server.wait_until_ready();
         server
     }
