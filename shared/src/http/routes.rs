@@ -106,6 +106,10 @@ fn percent_decode(segment: &str) -> Option<String> {
     while index < bytes.len() {
         if bytes[index] == b'%' {
             let hex = segment.get(index + 1..index + 3)?;
+            // `from_str_radix` also accepts a sign, as in `%+1`, which RFC 3986 does not.
+            if !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                return None;
+            }
             decoded.push(u8::from_str_radix(hex, 16).ok()?);
             index += 3;
         } else {
@@ -155,6 +159,10 @@ mod tests {
         ));
         assert!(matches!(
             resolve(&Method::GET, "/v1/accounts/a%zz/members"),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/v1/accounts/%+1/members"),
             Err(ApiError::NotFound(_))
         ));
         assert!(matches!(
