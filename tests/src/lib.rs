@@ -7,14 +7,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method};
 use mfa_shared::clock::{Clock, ManualClock};
+use mfa_shared::domain::lockout::Failures;
 use mfa_shared::domain::model::{AccountSlug, LoginMethod, Role, UserId};
 use mfa_shared::domain::totp::{step_at, TotpSecret};
 use mfa_shared::embedded::{DemoIdentity, DemoLogin, LocalCipher, LocalSigner, MemoryStore};
-use mfa_shared::ports::{SecretCipher, Store, TokenSigner};
+use mfa_shared::ports::{
+    AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment, Proof,
+    ProofEffect, SecretCipher, SessionRecord, Store, StoreError, TicketRecord, TokenSigner,
+};
 use mfa_shared::random::{OsRandom, Random};
 use mfa_shared::service::{App, Parts};
 use serde_json::Value;
@@ -319,4 +324,264 @@ pub fn jwt_claims(token: &str) -> Value {
             .expect("Base64url"),
     )
     .expect("JSON claims")
+}
+
+impl Harness {
+    /// Builds a harness on a [`GatedStore`] and returns the store too, so a test can hold
+    /// parallel requests at a chosen read.
+    pub fn gated() -> (Self, Arc<GatedStore>) {
+        let store = Arc::new(GatedStore::default());
+        let cipher: Arc<dyn SecretCipher> = Arc::new(LocalCipher::generate(Box::new(OsRandom)));
+        let signer: Arc<dyn TokenSigner> = Arc::new(LocalSigner::generate(&OsRandom));
+        let harness = Self::with_adapters(store.clone(), cipher, signer);
+        (harness, store)
+    }
+
+    /// Signs in a member by email, enrolls them and answers a challenge at the next step.
+    /// Returns the enrollment and the `aal` 2 session. The clock's current step is spent
+    /// afterwards, so call [`Harness::next_step`] before using a TOTP code again.
+    pub async fn enrolled(
+        &self,
+        email: &str,
+        accounts: &[(&str, &str)],
+        account: &str,
+    ) -> (Enrollment, Tokens) {
+        let first = self.session(email, "email", accounts, account).await;
+        let enrollment = self.enroll(&first.access).await;
+        self.next_step();
+        let ticket = self.challenge(email, accounts, account).await;
+        let reply = self
+            .answer(&ticket, &self.code(&enrollment.secret, 0))
+            .await;
+        (enrollment, tokens(&reply))
+    }
+
+    /// Sets `require_mfa` of `account` with the caller's access token.
+    pub async fn set_require_mfa(&self, access: &str, account: &str, require_mfa: bool) -> Reply {
+        let path = format!("/v1/accounts/{account}/settings/security");
+        let body = serde_json::json!({ "require_mfa": require_mfa });
+        self.call("PUT", &path, Some(access), Some(body)).await
+    }
+
+    /// Refreshes a session with `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        let body = serde_json::json!({ "refresh_token": refresh_token });
+        self.call("POST", "/v1/sessions/refresh", None, Some(body))
+            .await
+    }
+}
+
+/// A store read that [`GatedStore`] can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatedRead {
+    /// [`Store::factor`]: read by every code check after the lockout check.
+    Factor,
+    /// [`Store::session`]: read by refresh before it rotates the token.
+    Session,
+}
+
+/// A [`MemoryStore`] that can hold the next `n` reads of one kind until all `n` were made.
+///
+/// Parallel requests then all act on the same snapshot: each has read the state before
+/// any of them writes. That is the interleaving a single-use write must survive, and the
+/// scheduler alone rarely produces it because the in-memory store never yields.
+#[derive(Debug, Default)]
+pub struct GatedStore {
+    inner: MemoryStore,
+    gate: std::sync::Mutex<Option<Gate>>,
+}
+
+#[derive(Debug)]
+struct Gate {
+    read: GatedRead,
+    remaining: usize,
+    barrier: Arc<tokio::sync::Barrier>,
+}
+
+/// How long a held read waits for the others before the test fails.
+const GATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl GatedStore {
+    /// Holds the next `requests` reads of kind `read` until all of them were made.
+    pub fn hold(&self, read: GatedRead, requests: usize) {
+        let gate = Gate {
+            read,
+            remaining: requests,
+            barrier: Arc::new(tokio::sync::Barrier::new(requests)),
+        };
+        *self.gate.lock().expect("gate lock") = Some(gate);
+    }
+
+    /// Waits at the gate when a read of kind `read` is being held.
+    async fn pass(&self, read: GatedRead) {
+        let barrier = {
+            let mut gate = self.gate.lock().expect("gate lock");
+            match gate.as_mut() {
+                Some(gate) if gate.read == read && gate.remaining > 0 => {
+                    gate.remaining -= 1;
+                    Some(gate.barrier.clone())
+                }
+                _ => None,
+            }
+        };
+        if let Some(barrier) = barrier {
+            tokio::time::timeout(GATE_TIMEOUT, barrier.wait())
+                .await
+                .unwrap_or_else(|_| panic!("fewer requests than held reached the {read:?} read"));
+        }
+    }
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn consume_assertion_id(
+        &self,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.consume_assertion_id(jti, expires_at, now).await
+    }
+
+    async fn record_member(&self, member: &MemberRecord) -> Result<(), StoreError> {
+        self.inner.record_member(member).await
+    }
+
+    async fn member(
+        &self,
+        account: &AccountSlug,
+        user_id: &UserId,
+    ) -> Result<Option<MemberRecord>, StoreError> {
+        self.inner.member(account, user_id).await
+    }
+
+    async fn members(&self, account: &AccountSlug) -> Result<Vec<MemberRecord>, StoreError> {
+        self.inner.members(account).await
+    }
+
+    async fn account_settings(&self, account: &AccountSlug) -> Result<AccountSettings, StoreError> {
+        self.inner.account_settings(account).await
+    }
+
+    async fn put_account_settings(
+        &self,
+        settings: &AccountSettings,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.inner.put_account_settings(settings, audit).await
+    }
+
+    async fn factor(&self, user_id: &UserId) -> Result<Option<FactorRecord>, StoreError> {
+        let factor = self.inner.factor(user_id).await;
+        self.pass(GatedRead::Factor).await;
+        factor
+    }
+
+    async fn put_pending_enrollment(&self, pending: &PendingEnrollment) -> Result<(), StoreError> {
+        self.inner.put_pending_enrollment(pending).await
+    }
+
+    async fn pending_enrollment(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<PendingEnrollment>, StoreError> {
+        self.inner.pending_enrollment(user_id).await
+    }
+
+    async fn activate_factor(&self, activation: &Activation) -> Result<bool, StoreError> {
+        self.inner.activate_factor(activation).await
+    }
+
+    async fn complete_proof(
+        &self,
+        proof: &Proof,
+        effect: &ProofEffect,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        self.inner.complete_proof(proof, effect, audit).await
+    }
+
+    async fn failures(&self, user_id: &UserId) -> Result<Failures, StoreError> {
+        self.inner.failures(user_id).await
+    }
+
+    async fn record_failure(
+        &self,
+        user_id: &UserId,
+        now: u64,
+        reuse: Option<&AuditEvent>,
+        lockout: &AuditEvent,
+    ) -> Result<Failures, StoreError> {
+        self.inner
+            .record_failure(user_id, now, reuse, lockout)
+            .await
+    }
+
+    async fn put_ticket(&self, ticket: &TicketRecord) -> Result<(), StoreError> {
+        self.inner.put_ticket(ticket).await
+    }
+
+    async fn ticket(&self, ticket_hash: &str) -> Result<Option<TicketRecord>, StoreError> {
+        self.inner.ticket(ticket_hash).await
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.put_session(session).await
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let session = self.inner.session(session_id).await;
+        self.pass(GatedRead::Session).await;
+        session
+    }
+
+    async fn session_epoch(&self, user_id: &UserId) -> Result<u64, StoreError> {
+        self.inner.session_epoch(user_id).await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        session_id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .rotate_refresh(session_id, presented_hash, new_hash)
+            .await
+    }
+
+    async fn revoke_session(&self, session_id: &str, now: u64) -> Result<(), StoreError> {
+        self.inner.revoke_session(session_id, now).await
+    }
+
+    async fn end_session_with_ticket(
+        &self,
+        session_id: &str,
+        presented_hash: &str,
+        now: u64,
+        ticket: &TicketRecord,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .end_session_with_ticket(session_id, presented_hash, now, ticket)
+            .await
+    }
+
+    async fn replace_session(
+        &self,
+        old_session_id: &str,
+        session: &SessionRecord,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .replace_session(old_session_id, session, now)
+            .await
+    }
+
+    async fn reset_user(&self, user_id: &UserId, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.inner.reset_user(user_id, audit).await
+    }
+
+    async fn audit_events(&self, user_id: &UserId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_events(user_id).await
+    }
 }
