@@ -28,9 +28,12 @@ pub enum ApiError {
     /// 404: no such route or resource, or one the caller may not know about.
     #[error("{0}")]
     NotFound(String),
-    /// 405: the route exists with other methods.
-    #[error("method {0} is not allowed on this path")]
-    MethodNotAllowed(String),
+    /// 405: the path exists with other methods, which `allowed` lists for the `Allow` header.
+    #[error("method {method} is not allowed on this path")]
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<&'static str>,
+    },
     /// 409: the request conflicts with the current state; `code` names which conflict.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -61,7 +64,7 @@ impl ApiError {
             Self::InvalidCode => (401, "invalid_code"),
             Self::Forbidden(_) => (403, "forbidden"),
             Self::NotFound(_) => (404, "not_found"),
-            Self::MethodNotAllowed(_) => (405, "method_not_allowed"),
+            Self::MethodNotAllowed { .. } => (405, "method_not_allowed"),
             Self::Conflict { code, .. } => (409, code),
             Self::PayloadTooLarge => (413, "payload_too_large"),
             Self::UnsupportedMediaType => (415, "unsupported_media_type"),

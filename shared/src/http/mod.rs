@@ -8,7 +8,7 @@ pub mod routes;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::StatusCode;
 use serde::Serialize;
 
@@ -88,6 +88,11 @@ fn error_response(error: &ApiError, context: &mut RequestContext, request_id: &s
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+    }
+    if let ApiError::MethodNotAllowed { allowed, .. } = error {
+        let allowed = HeaderValue::from_str(&allowed.join(", "))
+            .expect("method names from the route table are valid header text");
+        response.headers_mut().insert(ALLOW, allowed);
     }
     response
 }

@@ -58,18 +58,21 @@ pub const ROUTES: [(&str, &str, Operation); 15] = [
 /// # Errors
 /// 404 when no pattern matches the path, 405 when patterns match it with other methods.
 pub fn resolve(method: &Method, path: &str) -> Result<(Operation, PathParams), ApiError> {
-    let mut path_matched = false;
+    let mut allowed = Vec::new();
     for (route_method, pattern, operation) in ROUTES {
         let Some(params) = match_pattern(pattern, path) else {
             continue;
         };
-        path_matched = true;
         if method.as_str() == route_method {
             return Ok((operation, params));
         }
+        allowed.push(route_method);
     }
-    if path_matched {
-        Err(ApiError::MethodNotAllowed(method.as_str().to_owned()))
+    if !allowed.is_empty() {
+        Err(ApiError::MethodNotAllowed {
+            method: method.as_str().to_owned(),
+            allowed,
+        })
     } else {
         Err(ApiError::NotFound(
             "no such route: see the API in the README".to_owned(),
@@ -166,8 +169,8 @@ mod tests {
             Err(ApiError::NotFound(_))
         ));
         assert!(matches!(
-            resolve(&Method::GET, "/v1/sessions"),
-            Err(ApiError::MethodNotAllowed(_))
+            resolve(&Method::PATCH, "/v1/me/mfa"),
+            Err(ApiError::MethodNotAllowed { allowed, .. }) if allowed == ["GET", "DELETE"]
         ));
     }
 }
