@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use data_encoding::BASE64URL_NOPAD;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use mfa_shared::clock::Clock;
 use mfa_shared::domain::totp::TotpSecret;
@@ -103,6 +103,8 @@ struct Case {
     expected: (u16, &'static str),
     /// Text the error message must contain, such as the field at fault.
     mentions: Option<&'static str>,
+    /// Methods the `Allow` header of a 405 must list, in any order.
+    allow: Option<&'static [&'static str]>,
 }
 
 fn case(description: impl Into<String>, method: &'static str, path: impl Into<String>) -> Case {
@@ -116,6 +118,7 @@ fn case(description: impl Into<String>, method: &'static str, path: impl Into<St
         pad_to: None,
         expected: (0, "unset"),
         mentions: None,
+        allow: None,
     }
 }
 
@@ -152,6 +155,11 @@ impl Case {
 
     fn mentions(mut self, text: &'static str) -> Self {
         self.mentions = Some(text);
+        self
+    }
+
+    fn allow(mut self, methods: &'static [&'static str]) -> Self {
+        self.allow = Some(methods);
         self
     }
 }
@@ -774,27 +782,33 @@ fn path_cases() -> Vec<Case> {
         .expect(OK),
     );
 
-    let wrong_methods = [
-        ("GET", "/v1/sessions"),
-        ("PUT", "/v1/sessions"),
-        ("OPTIONS", "/v1/sessions"),
-        ("FOO", "/v1/sessions"),
-        ("DELETE", "/v1/sessions/mfa"),
-        ("GET", "/v1/sessions/refresh"),
-        ("POST", "/v1/sessions/current"),
-        ("PATCH", "/v1/me/mfa"),
-        ("POST", "/.well-known/jwks.json"),
-        ("HEAD", "/.well-known/jwks.json"),
-        ("POST", "/v1/accounts/acme/members"),
-        ("PATCH", "/v1/accounts/acme/settings/security"),
-        ("GET", "/v1/accounts/acme/members/u-1/mfa"),
+    // RFC 9110 section 15.5.6: a 405 lists the methods the path supports in `Allow`.
+    let wrong_methods: [(&str, &str, &[&str]); 13] = [
+        ("GET", "/v1/sessions", &["POST"]),
+        ("PUT", "/v1/sessions", &["POST"]),
+        ("OPTIONS", "/v1/sessions", &["POST"]),
+        ("FOO", "/v1/sessions", &["POST"]),
+        ("DELETE", "/v1/sessions/mfa", &["POST"]),
+        ("GET", "/v1/sessions/refresh", &["POST"]),
+        ("POST", "/v1/sessions/current", &["DELETE"]),
+        ("PATCH", "/v1/me/mfa", &["GET", "DELETE"]),
+        ("POST", "/.well-known/jwks.json", &["GET"]),
+        ("HEAD", "/.well-known/jwks.json", &["GET"]),
+        ("POST", "/v1/accounts/acme/members", &["GET"]),
+        (
+            "PATCH",
+            "/v1/accounts/acme/settings/security",
+            &["GET", "PUT"],
+        ),
+        ("GET", "/v1/accounts/acme/members/u-1/mfa", &["DELETE"]),
     ];
-    for (method, path) in wrong_methods {
+    for (method, path, allowed) in wrong_methods {
         cases.push(
             case(format!("{method} on {path}"), method, path)
                 .owner()
                 .expect(METHOD_NOT_ALLOWED)
-                .mentions("not allowed"),
+                .mentions("not allowed")
+                .allow(allowed),
         );
     }
     cases
@@ -1090,6 +1104,25 @@ fn check(case: &Case, reply: &Reply, secrets: &[String]) -> Vec<String> {
     }
     if !code.is_empty() && reply.error_code() != code {
         failures.push(format!("{label}: expected error code {code}: {excerpt}"));
+    }
+    if let Some(expected) = case.allow {
+        let mut listed: Vec<&str> = reply
+            .headers
+            .get(ALLOW)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|method| !method.is_empty())
+            .collect();
+        listed.sort_unstable();
+        let mut expected = expected.to_vec();
+        expected.sort_unstable();
+        if listed != expected {
+            failures.push(format!(
+                "{label}: Allow lists {listed:?}, expected {expected:?}"
+            ));
+        }
     }
     if let Some(text) = case.mentions {
         let message = reply.json["error"]["message"].as_str().unwrap_or("");
