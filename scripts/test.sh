@@ -77,8 +77,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 # stop it with `trap 'bash scripts/moto.sh stop' EXIT`.
 # -----------------------------------------------------------------------------------------
 
-step "cargo test --workspace"
-cargo test --workspace
+# --no-fail-fast runs every test binary, so one run reports all failures; the exit code
+# is still non-zero when any test fails.
+step "cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast
 
 echo
 echo "all checks passed in $((SECONDS - STARTED)) s"
