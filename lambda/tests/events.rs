@@ -904,3 +904,19 @@ async fn oversized_body_rejected() {
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert_eq!(reply.error_code(), "payload_too_large");
 }
+
+/// `POST /dev/login` exists only in `mfa-local`. The event comes through a catch-all
+/// `$default` route, the one way API Gateway could send it to a function.
+#[tokio::test]
+async fn no_function_serves_dev_login() {
+    let service = Service::new();
+
+    for operation in Operation::ALL {
+        let reply = service.send(operation, "dev-login", &[]).await;
+
+        let name = operation.name();
+        assert_eq!(reply.status, 404, "{name}: {}", reply.body);
+        assert_eq!(reply.error_code(), "not_found", "{name}");
+        assert_eq!(reply.body.get("login_assertion"), None, "{name}");
+    }
+}
