@@ -5,6 +5,11 @@
 //! attempt is refused until the window closes, even a correct one. Only a successful
 //! second factor clears the count. NIST SP 800-63B allows up to 100 consecutive failures;
 //! this service is stricter.
+//!
+//! NOTE: because the window is fixed, failures that straddle its end do not lock. Up to 19
+//! failures can land within seconds (9 before the window closes and 10 after), more than
+//! the 10 in any 15 minutes that the service promises. A sliding window would need the
+//! time of each recent failure, which the stores do not keep.
 
 use serde::{Deserialize, Serialize};
 
