@@ -5,7 +5,9 @@
 #
 # It installs the command-line tools the end-to-end test drives (curl, oathtool, zbarimg),
 # with apt-get, when one is missing. This needs root or sudo and Debian's package
-# repositories. Rust (cargo with rustfmt and clippy) must already be installed.
+# repositories. It also starts moto's server (scripts/moto.sh, which needs python3 and
+# PyPI on first use) for the DynamoDB and KMS tests, and stops it on exit. Rust (cargo
+# with rustfmt and clippy) must already be installed.
 # CI runs this same script (.ci/run). It exits non-zero when any step fails.
 set -euo pipefail
 
@@ -72,15 +74,31 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 # --- moto: local DynamoDB and KMS -------------------------------------------------------
-# TODO: start moto here once scripts/moto.sh lands, so that the AWS adapter tests run
-# against it (MFA_TEST_AWS_ENDPOINT, and MFA_REQUIRE_AWS=1 so they fail without it), and
-# stop it with `trap 'bash scripts/moto.sh stop' EXIT`.
+# The AWS adapter tests and the end-to-end walk on `mfa-local --aws` run against moto's
+# server on 127.0.0.1 (scripts/moto.sh installs it into .venv from PyPI on first use).
+# MFA_REQUIRE_AWS=1 makes those tests fail, not skip, when the endpoint is missing. The trap
+# stops moto on every exit, including a failed step.
+export MOTO_PORT="${MOTO_PORT:-5055}"
+step "starting moto on 127.0.0.1:$MOTO_PORT"
+trap 'bash scripts/moto.sh stop' EXIT
+bash scripts/moto.sh start
+export MFA_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export MFA_REQUIRE_AWS=1
+# Fake credentials, so that no test can reach a real AWS account with real ones.
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN AWS_PROFILE
 # -----------------------------------------------------------------------------------------
 
 # --no-fail-fast runs every test binary, so one run reports all failures; the exit code
 # is still non-zero when any test fails.
 step "cargo test --workspace --no-fail-fast"
 cargo test --workspace --no-fail-fast
+
+# The same walk as in `cargo test`, now on the AWS adapters: mfa-local creates the table
+# and keys in moto when they are missing.
+step "end-to-end walk on mfa-local --aws (moto)"
+AWS_ENDPOINT_URL="$MFA_TEST_AWS_ENDPOINT" MFA_E2E_ARGS="--aws --create-resources" \
+    cargo test -p mfa-local --test e2e
 
 echo
 echo "all checks passed in $((SECONDS - STARTED)) s"
