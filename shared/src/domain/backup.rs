@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -112,8 +112,13 @@ pub struct StoredBackupCode {
 pub struct BackupHasher {
     params: Params,
     evaluations: Arc<AtomicU64>,
-    decoy: Arc<OnceLock<String>>,
 }
+
+/// The hash an unknown selector is checked against, so it costs one evaluation like a known
+/// one. It was made once with the parameters below from a random code that was discarded;
+/// a match is ignored anyway.
+const DECOY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$+sO29G9PgVcc/bMNDmdNJA$ylI2lat9yTo7phZbir9WYLLQwqoMblcvnr5diFRRBaY";
 
 impl Default for BackupHasher {
     fn default() -> Self {
@@ -136,7 +141,6 @@ impl BackupHasher {
         Self {
             params,
             evaluations: Arc::new(AtomicU64::new(0)),
-            decoy: Arc::new(OnceLock::new()),
         }
     }
 
@@ -164,16 +168,8 @@ impl BackupHasher {
 
     /// Verifies `code` against `phc`, or against a decoy hash when `phc` is `None`, so that
     /// an unknown selector costs the same one evaluation as a known one. Blocking.
-    pub fn verify(&self, random: &dyn Random, code: &BackupCode, phc: Option<&str>) -> bool {
-        let decoy;
-        let (phc, real) = match phc {
-            Some(phc) => (phc, true),
-            None => {
-                decoy = self.decoy_hash(random);
-                (decoy.as_str(), false)
-            }
-        };
-        let Ok(parsed) = PasswordHash::new(phc) else {
+    pub fn verify(&self, code: &BackupCode, phc: Option<&str>) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc.unwrap_or(DECOY_PHC)) else {
             return false;
         };
         self.evaluations.fetch_add(1, Ordering::SeqCst);
@@ -181,22 +177,7 @@ impl BackupHasher {
             .argon2()
             .verify_password(code.0.as_bytes(), &parsed)
             .is_ok();
-        real && matches
-    }
-
-    /// Returns the decoy hash, computing it on first use. That one-time hash per process is
-    /// not counted as an evaluation: it is start-up work, not part of any attempt.
-    fn decoy_hash(&self, random: &dyn Random) -> String {
-        self.decoy
-            .get_or_init(|| {
-                let decoy = BackupCode::generate(random, &[]);
-                let salt = SaltString::encode_b64(&[0u8; 16]).expect("valid salt length");
-                self.argon2()
-                    .hash_password(decoy.0.as_bytes(), &salt)
-                    .expect("hashing with valid parameters cannot fail")
-                    .to_string()
-            })
-            .clone()
+        phc.is_some() && matches
     }
 }
 
@@ -279,10 +260,20 @@ mod tests {
 
         let stored = &set.stored[3];
         assert!(stored.phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify(&OsRandom, &set.codes[3], Some(&stored.phc)));
-        assert!(!hasher.verify(&OsRandom, &set.codes[4], Some(&stored.phc)));
-        assert!(!hasher.verify(&OsRandom, &set.codes[4], None));
+        assert!(hasher.verify(&set.codes[3], Some(&stored.phc)));
+        assert!(!hasher.verify(&set.codes[4], Some(&stored.phc)));
+        assert!(!hasher.verify(&set.codes[4], None));
         assert_eq!(hasher.evaluations(), 13);
+    }
+
+    #[test]
+    fn decoy_uses_the_same_parameters() {
+        let decoy = PasswordHash::new(DECOY_PHC).expect("decoy is a PHC string");
+        let params = Params::try_from(&decoy).expect("decoy has Argon2 parameters");
+        assert_eq!(decoy.algorithm.as_str(), "argon2id");
+        assert_eq!(params.m_cost(), BackupHasher::MEMORY_KIB);
+        assert_eq!(params.t_cost(), BackupHasher::ITERATIONS);
+        assert_eq!(params.p_cost(), BackupHasher::PARALLELISM);
     }
 
     #[test]

@@ -96,13 +96,8 @@ pub async fn check_backup_code(
         .find(|stored| stored.selector == code.selector())
         .cloned();
     let hasher = app.hasher.clone();
-    let random = app.random.clone();
     tokio::task::spawn_blocking(move || {
-        let matches = hasher.verify(
-            random.as_ref(),
-            &code,
-            stored.as_ref().map(|s| s.phc.as_str()),
-        );
+        let matches = hasher.verify(&code, stored.as_ref().map(|s| s.phc.as_str()));
         match stored {
             Some(stored) if matches && stored.used_at.is_none() => BackupCheck::Matched {
                 selector: stored.selector,
