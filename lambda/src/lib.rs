@@ -19,6 +19,9 @@ pub use mfa_shared::Operation;
 /// key of the access-token signing key are read once per cold start. Then the Lambda
 /// runtime serves events with [`handle`] until the execution environment shuts down.
 ///
+/// The future is not `Send`, so await it directly, as `#[tokio::main]` does, rather than
+/// spawn it.
+///
 /// # Errors
 /// Returns the error, after logging it, when a configuration variable is missing or
 /// invalid (the message names it), when the AWS parts cannot be built, or when the Lambda
