@@ -106,9 +106,13 @@ impl Intercept for FailNth {
         "FailNth"
     }
 
-    fn read_before_execution(
+    // Counted here rather than in `read_before_execution`, which runs before the SDK
+    // records the operation's name for client-level interceptors. This hook runs once per
+    // operation, before its first attempt.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let operation = cfg.load::<Metadata>().map_or_else(

@@ -261,16 +261,22 @@ impl KmsSigner {
         let key_arn = output
             .key_id
             .ok_or_else(|| key_error(key_id, "GetPublicKey returned no key id"))?;
-        let short_id = key_arn
+        Ok(Self::with_public_key(client, key_arn, verifying_key))
+    }
+
+    /// Creates a signer for the key `key_arn` whose public key is already known, without
+    /// contacting KMS. The JWT `kid` is the key id at the end of the ARN.
+    pub fn with_public_key(client: Client, key_arn: String, verifying_key: VerifyingKey) -> Self {
+        let key_id = key_arn
             .rsplit_once(":key/")
             .map_or(key_arn.as_str(), |(_, id)| id)
             .to_owned();
-        Ok(Self {
+        Self {
             client,
             key_arn,
-            key_id: short_id,
+            key_id,
             verifying_key,
-        })
+        }
     }
 
     /// Returns the ARN (or, on moto's server, the id) of the key that signs.
@@ -369,6 +375,21 @@ mod tests {
         let parsed = Signature::from_slice(&fixed).expect("64 bytes");
         assert!(parsed.normalize_s().is_none(), "s should already be low");
         assert!(key.verifying_key().verify(b"message", &parsed).is_ok());
+    }
+
+    #[test]
+    fn key_id_is_arn_suffix() {
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .build();
+        let client = Client::from_conf(config);
+        let verifying_key = *signing_key().verifying_key();
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let signer = KmsSigner::with_public_key(client.clone(), arn.to_owned(), verifying_key);
+        assert_eq!(signer.key_id(), "1234abcd-12ab-34cd-56ef-1234567890ab");
+        assert_eq!(signer.key_arn(), arn);
+        let bare = KmsSigner::with_public_key(client, "1234abcd".to_owned(), verifying_key);
+        assert_eq!(bare.key_id(), "1234abcd");
     }
 
     #[test]
