@@ -192,7 +192,7 @@ pub fn account(slug: &str) -> AccountSlug {
     AccountSlug::parse(slug).expect("valid account slug")
 }
 
-/// Returns unspent stored codes with the given selectors and placeholder hashes; the
+/// Returns unspent stored codes with the given selectors and placeholder hashes. The
 /// store never verifies hashes.
 pub fn stored_codes(selectors: &[&str]) -> Vec<StoredBackupCode> {
     selectors
@@ -312,7 +312,7 @@ pub async fn enroll(store: &dyn Store, factor: &FactorRecord) {
     assert!(activated, "enrolling {} should succeed", factor.user_id);
 }
 
-/// Everything the store holds about one user and the tickets and sessions named.
+/// The stored state of one user, of the tickets and sessions named, and of account `acme`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub factor: Option<FactorRecord>,
