@@ -18,9 +18,11 @@ MOTO_VERSION="5.2.5"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 RUN_DIR="$ROOT/.tmp"
-PID_FILE="$RUN_DIR/moto.pid"
-LOG_FILE="$RUN_DIR/moto.log"
 PORT="${MOTO_PORT:-5055}"
+# One pid and log file per port, so servers on different ports are started and stopped
+# independently.
+PID_FILE="$RUN_DIR/moto-$PORT.pid"
+LOG_FILE="$RUN_DIR/moto-$PORT.log"
 HOST="127.0.0.1"
 
 install_moto() {
