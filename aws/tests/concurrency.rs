@@ -199,7 +199,7 @@ async fn parallel_failures_all_counted() {
         stored,
         Failures {
             count: CALLS,
-            window_start: 1_000
+            recent: vec![1_000; 10]
         },
         "the count rose by exactly {CALLS}"
     );

@@ -324,15 +324,19 @@ pub(crate) fn pending_record(item: &Item) -> Result<PendingEnrollment, StoreErro
     })
 }
 
-/// Returns the failure-count item. It expires when its window closes, because a closed
-/// window counts as no failures.
+/// Returns the failure-record item. It expires a whole window after the newest failure,
+/// because by then the record counts as no failures.
 pub(crate) fn failures_item(user_id: &UserId, failures: &Failures) -> Item {
     let mut item = keyed(&Key::failures(user_id));
     item.insert("count".to_owned(), number(u64::from(failures.count)));
-    item.insert("window_start".to_owned(), number(failures.window_start));
+    item.insert(
+        "recent".to_owned(),
+        AttributeValue::L(failures.recent.iter().map(|&at| number(at)).collect()),
+    );
+    item.insert("last_failure".to_owned(), number(failures.last_failure()));
     item.insert(
         EXPIRES_AT.to_owned(),
-        number(failures.window_start.saturating_add(WINDOW_SECONDS)),
+        number(failures.last_failure().saturating_add(WINDOW_SECONDS)),
     );
     item
 }
@@ -340,10 +344,21 @@ pub(crate) fn failures_item(user_id: &UserId, failures: &Failures) -> Item {
 pub(crate) fn failures_record(item: &Item) -> Result<Failures, StoreError> {
     let reader = Reader::new(item, "failures");
     let count = reader.number("count")?;
+    let recent = match item.get("recent") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|value| match value {
+                AttributeValue::N(at) => at.parse::<u64>().ok(),
+                _ => None,
+            })
+            .collect::<Option<Vec<u64>>>()
+            .ok_or_else(|| reader.malformed("recent", "is not a list of non-negative integers"))?,
+        _ => return Err(reader.malformed("recent", "is missing or not a list")),
+    };
     Ok(Failures {
         count: u32::try_from(count)
             .map_err(|_| reader.malformed("count", "is larger than a 32-bit count"))?,
-        window_start: reader.number("window_start")?,
+        recent,
     })
 }
 

@@ -303,7 +303,8 @@ impl DynamoStore {
             .await?
             .map(|item| codec::failures_record(&item))
             .transpose()?;
-        let next = current.unwrap_or_default().after_failure(now);
+        let previous = current.clone().unwrap_or_default();
+        let next = previous.after_failure(now);
         let item = codec::failures_item(user_id, &next);
         let count_write = match current {
             None => put(
@@ -317,19 +318,19 @@ impl DynamoStore {
                 OPERATION,
                 &self.table,
                 item,
-                Some("#count = :count AND #window_start = :window_start"),
+                Some("#count = :count AND #last_failure = :last_failure"),
                 Expr::new()
                     .name("#count", "count")
-                    .name("#window_start", "window_start")
+                    .name("#last_failure", "last_failure")
                     .value(":count", number(u64::from(current.count)))
-                    .value(":window_start", number(current.window_start)),
+                    .value(":last_failure", number(current.last_failure())),
             )?,
         };
         let mut writes = vec![count_write];
         if let Some(reuse) = reuse {
             writes.push(self.put_audit(OPERATION, reuse)?);
         }
-        if next.just_locked() {
+        if next.started_lockout(&previous, now) {
             writes.push(self.put_audit(OPERATION, lockout)?);
         }
         Ok(transact(&self.client, OPERATION, writes)

@@ -262,7 +262,7 @@ impl Store for MemoryStore {
 
     async fn failures(&self, user_id: &UserId) -> Result<Failures, StoreError> {
         let state = self.state.lock().await;
-        Ok(state.failures.get(user_id).copied().unwrap_or_default())
+        Ok(state.failures.get(user_id).cloned().unwrap_or_default())
     }
 
     async fn record_failure(
@@ -273,13 +273,13 @@ impl Store for MemoryStore {
         lockout: &AuditEvent,
     ) -> Result<Failures, StoreError> {
         let mut state = self.state.lock().await;
-        let current = state.failures.get(user_id).copied().unwrap_or_default();
+        let current = state.failures.get(user_id).cloned().unwrap_or_default();
         let next = current.after_failure(now);
-        state.failures.insert(user_id.clone(), next);
+        state.failures.insert(user_id.clone(), next.clone());
         if let Some(reuse) = reuse {
             state.audit.push(reuse.clone());
         }
-        if next.just_locked() {
+        if next.started_lockout(&current, now) {
             state.audit.push(lockout.clone());
         }
         Ok(next)

@@ -131,12 +131,13 @@ pub async fn record_failure(
         )
     });
     let lockout = audit(app, AuditAction::LockedOut, user_id, user_id, account);
+    let now = app.clock.now();
     let failures = app
         .store
-        .record_failure(user_id, app.clock.now(), reuse.as_ref(), &lockout)
+        .record_failure(user_id, now, reuse.as_ref(), &lockout)
         .await?;
-    if failures.just_locked() {
-        tracing::warn!(user_id = %user_id, failures = failures.count, "second-factor lockout started");
+    if let Some(retry_after) = failures.retry_after(now) {
+        tracing::warn!(user_id = %user_id, failures = failures.count, retry_after, "second-factor lockout in force");
     }
     Ok(())
 }
