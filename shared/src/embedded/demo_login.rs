@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::{LocalCipher, LocalSigner, MemoryStore};
 use crate::clock::Clock;
@@ -43,6 +44,26 @@ impl DemoLogin {
         Self {
             signer: Arc::new(LocalSigner::generate(random)),
         }
+    }
+
+    /// Creates a demo login service that signs with the P-256 key of a PKCS#8 PEM
+    /// document, so that separate processes can share one key.
+    ///
+    /// # Errors
+    /// Returns the decoding error when the document is not a P-256 key in PKCS#8 PEM.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, p256::pkcs8::Error> {
+        Ok(Self {
+            signer: Arc::new(LocalSigner::from_pkcs8_pem(pem)?),
+        })
+    }
+
+    /// Encodes the signing key as a PKCS#8 PEM document, which [`Self::from_pkcs8_pem`]
+    /// reads.
+    ///
+    /// # Errors
+    /// Returns the encoding error, which is not expected for a valid P-256 key.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, p256::pkcs8::Error> {
+        self.signer.to_pkcs8_pem()
     }
 
     /// Returns the JWKS the MFA service trusts for these assertions.
@@ -135,4 +156,45 @@ pub fn embedded_app(clock: Arc<dyn Clock>) -> (App, DemoLogin) {
     };
     let app = App::new(parts, &login.config());
     (app, login)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::assertion::AssertionVerifier;
+
+    /// 2026-01-01T09:00:00Z.
+    const NOW: u64 = 1_767_258_000;
+
+    #[tokio::test]
+    async fn key_read_from_pem_signs_for_same_jwks() {
+        let original = DemoLogin::generate(&OsRandom);
+        let pem = original.to_pkcs8_pem().expect("encode");
+        let copy = DemoLogin::from_pkcs8_pem(&pem).expect("decode");
+        assert_eq!(copy.jwks_json(), original.jwks_json());
+
+        let identity = DemoIdentity {
+            email: "ana@example.com".to_owned(),
+            login_method: LoginMethod::Email,
+            accounts: BTreeMap::from([(
+                AccountSlug::parse("acme").expect("valid slug"),
+                Role::Member,
+            )]),
+            user_id: None,
+        };
+        let assertion = copy
+            .assertion(&identity, NOW, &OsRandom)
+            .await
+            .expect("sign");
+        let verifier = AssertionVerifier {
+            keys: original.key_set(),
+            issuer: DEMO_LOGIN_ISSUER.to_owned(),
+            audience: DEMO_LOGIN_AUDIENCE.to_owned(),
+        };
+        let verified = verifier
+            .verify(&assertion, NOW)
+            .expect("assertion verifies");
+        assert_eq!(verified.email, "ana@example.com");
+        assert_eq!(verified.user_id, DemoLogin::user_id_for("ana@example.com"));
+    }
 }

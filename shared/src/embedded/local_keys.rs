@@ -8,6 +8,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -114,6 +115,24 @@ impl LocalSigner {
         }
     }
 
+    /// Reads a P-256 private key from a PKCS#8 PEM document (`-----BEGIN PRIVATE KEY-----`),
+    /// as `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` writes it.
+    ///
+    /// # Errors
+    /// Returns the decoding error when the document is not PKCS#8 PEM or contains another
+    /// kind of key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, p256::pkcs8::Error> {
+        SigningKey::from_pkcs8_pem(pem).map(Self::from_key)
+    }
+
+    /// Encodes the private key as a PKCS#8 PEM document with LF line endings.
+    ///
+    /// # Errors
+    /// Returns the encoding error, which is not expected for a valid P-256 key.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, p256::pkcs8::Error> {
+        self.key.to_pkcs8_pem(LineEnding::LF)
+    }
+
     /// Wraps an existing key. The key id is derived from the public key.
     pub fn from_key(key: SigningKey) -> Self {
         let verifying_key = *key.verifying_key();
@@ -206,5 +225,53 @@ mod tests {
             .is_ok());
         assert!(signer.key_id().starts_with("local-"));
         assert!(!format!("{signer:?}").contains("SigningKey"));
+    }
+
+    /// A P-256 key written by `openssl genpkey -algorithm EC -pkeyopt
+    /// ec_paramgen_curve:P-256` (OpenSSL 3.0.19), for tests only.
+    const OPENSSL_P256_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvR690dL8xXGcbLjy
+dLx5B9MQti8irGmI1JvW77D+FRKhRANCAAReZGVaDqdqq2qCx4MUX4u4SFJOx9ss
+4ZVnOkeErh5c2gPpqvFTqnbdbixYZzcG5b6nqvqOJtbnbCmJn+jWuRUO
+-----END PRIVATE KEY-----
+";
+
+    /// An Ed25519 key written by `openssl genpkey -algorithm ed25519`, for tests only.
+    const OPENSSL_ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEILX8eEZoce5zqLeDZ7mjbLapDJQA9VWUwNM2fs3MEPME
+-----END PRIVATE KEY-----
+";
+
+    #[test]
+    fn pkcs8_pem_round_trip_keeps_key() {
+        let signer = LocalSigner::generate(&OsRandom);
+        let pem = signer.to_pkcs8_pem().expect("encode");
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+
+        let read = LocalSigner::from_pkcs8_pem(&pem).expect("decode");
+        assert_eq!(read.verifying_key(), signer.verifying_key());
+        assert_eq!(read.key_id(), signer.key_id());
+    }
+
+    #[test]
+    fn pkcs8_pem_reads_openssl_key() {
+        let signer = LocalSigner::from_pkcs8_pem(OPENSSL_P256_KEY).expect("decode");
+        let pem = signer.to_pkcs8_pem().expect("encode");
+        assert_eq!(pem.as_str(), OPENSSL_P256_KEY);
+    }
+
+    #[test]
+    fn pkcs8_pem_rejects_other_documents() {
+        let cases = [
+            ("empty document", ""),
+            ("text that is not PEM", "not a key"),
+            ("Ed25519 key", OPENSSL_ED25519_KEY),
+        ];
+        for (description, pem) in cases {
+            assert!(
+                LocalSigner::from_pkcs8_pem(pem).is_err(),
+                "{description} was accepted"
+            );
+        }
     }
 }
