@@ -236,6 +236,26 @@ pub enum ProofEffect {
     RemoveFactor,
 }
 
+/// The session or ticket that a sign-in hands out once its login assertion is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInGrant {
+    /// A session, issued at once.
+    Session(Box<SessionRecord>),
+    /// A ticket for the second step: a challenge or an enrollment.
+    Ticket(TicketRecord),
+}
+
+/// Everything that a sign-in writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The login assertion's `jti`, recorded until `expires_at` so that it is accepted once.
+    pub jti: String,
+    pub expires_at: u64,
+    /// The caller's membership of each account that the assertion lists.
+    pub members: Vec<MemberRecord>,
+    pub grant: SignInGrant,
+}
+
 /// Everything that confirming an enrollment changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activation {
@@ -260,6 +280,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Records the login assertion id of `sign_in`, the members and the session or ticket.
+    /// Returns `false`, changing nothing, when the id was already recorded and has not
+    /// expired at `now`.
+    ///
+    /// # Atomicity
+    /// One transaction, so a sign-in that fails leaves its assertion usable for a retry.
+    /// Of parallel calls with one assertion id, exactly one returns `true`.
+    async fn complete_sign_in(&self, sign_in: &SignIn, now: u64) -> Result<bool, StoreError>;
 
     /// Creates or updates a member of an account.
     async fn record_member(&self, member: &MemberRecord) -> Result<(), StoreError>;

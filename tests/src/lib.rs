@@ -18,7 +18,7 @@ use mfa_shared::domain::totp::{step_at, TotpSecret};
 use mfa_shared::embedded::{DemoIdentity, DemoLogin, LocalCipher, LocalSigner, MemoryStore};
 use mfa_shared::ports::{
     AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment, Proof,
-    ProofEffect, SecretCipher, SessionRecord, Store, StoreError, TicketRecord, TokenSigner,
+    ProofEffect, SecretCipher, SessionRecord, SignIn, Store, StoreError, TicketRecord, TokenSigner,
 };
 use mfa_shared::random::{OsRandom, Random};
 use mfa_shared::service::{App, Parts};
@@ -441,6 +441,10 @@ impl Store for GatedStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         self.inner.consume_assertion_id(jti, expires_at, now).await
+    }
+
+    async fn complete_sign_in(&self, sign_in: &SignIn, now: u64) -> Result<bool, StoreError> {
+        self.inner.complete_sign_in(sign_in, now).await
     }
 
     async fn record_member(&self, member: &MemberRecord) -> Result<(), StoreError> {

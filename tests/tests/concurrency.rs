@@ -1,5 +1,5 @@
-//! Single-use checks under parallel requests: one TOTP code, one backup code and one
-//! refresh token, each sent many times at once on a multi-thread runtime.
+//! Single-use checks under parallel requests: one TOTP code, one backup code, one refresh
+//! token and one login assertion, each sent many times at once on a multi-thread runtime.
 //!
 //! The gated store makes every request wait after its read of the factor (or session)
 //! until all of them have read it, so each request finds the code or token unspent and
@@ -225,6 +225,33 @@ async fn refresh_token_parallel_refreshes() {
         accepted <= 1,
         "at most one refresh succeeds, got {accepted}"
     );
+    for reply in replies.iter().filter(|reply| reply.status != 200) {
+        assert_eq!(reply.status, 401, "a duplicate gets 401: {}", reply.json);
+        assert_eq!(
+            reply.error_code(),
+            "unauthenticated",
+            "a duplicate is unauthenticated"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn assertion_twenty_parallel_sign_ins() {
+    let (harness, store) = Harness::gated();
+    let assertion = harness.assertion(ANA, "email", ACME).await;
+
+    store.hold(GatedRead::Factor, 20);
+    let requests = (0..20)
+        .map(|_| {
+            let harness = harness.clone();
+            let body = serde_json::json!({ "login_assertion": assertion, "account": "acme" });
+            async move { harness.call("POST", "/v1/sessions", None, Some(body)).await }
+        })
+        .collect();
+    let replies = spawn_all(requests).await;
+
+    let accepted = replies.iter().filter(|reply| reply.status == 200).count();
+    assert_eq!(accepted, 1, "exactly one sign-in spends the assertion");
     for reply in replies.iter().filter(|reply| reply.status != 200) {
         assert_eq!(reply.status, 401, "a duplicate gets 401: {}", reply.json);
         assert_eq!(

@@ -23,6 +23,8 @@ use serde_yaml_ng::Value;
 /// effect has its own row.
 const STORE_ACTIONS: &[(&str, &[&str])] = &[
     ("consume_assertion_id", &["PutItem"]),
+    // Puts the assertion id, the session or ticket, and the members in one transaction.
+    ("complete_sign_in", &["PutItem"]),
     ("record_member", &["PutItem"]),
     ("member", &["GetItem"]),
     ("members", &["Query"]),
@@ -91,13 +93,10 @@ fn handler_calls(operation: Operation) -> Calls {
         Operation::Jwks => (vec![], &[], &[]),
         Operation::SignIn => (
             vec![
-                "consume_assertion_id",
-                "record_member",
                 "factor",
                 "account_settings",
                 "session_epoch",
-                "put_session",
-                "put_ticket",
+                "complete_sign_in",
             ],
             &[],
             &["Sign"],

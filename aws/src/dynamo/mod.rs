@@ -22,7 +22,7 @@ use mfa_shared::domain::lockout::Failures;
 use mfa_shared::domain::model::{AccountSlug, UserId};
 use mfa_shared::ports::{
     AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment, Proof,
-    ProofEffect, SessionRecord, Store, StoreError, TicketRecord,
+    ProofEffect, SessionRecord, SignIn, SignInGrant, Store, StoreError, TicketRecord,
 };
 
 use self::codec::{number, string, string_list, Item};
@@ -37,6 +37,9 @@ pub(crate) use self::table::{create_table, describe_table};
 /// lost attempt means another failure of the same user was counted in between, so this
 /// bounds how many parallel failures one call waits behind.
 const FAILURE_ATTEMPTS: u32 = 100;
+
+/// Maximum number of writes in one `TransactWriteItems` call, a DynamoDB limit.
+const MAX_TRANSACTION_WRITES: usize = 100;
 
 /// The DynamoDB store. Cloning is cheap: the SDK client is shared.
 #[derive(Clone)]
@@ -264,6 +267,29 @@ impl DynamoStore {
         }
     }
 
+    /// Builds the write that records a login assertion's `jti` until `expires_at`, on the
+    /// condition that it is not recorded or expired at `now`.
+    fn assertion_write(
+        &self,
+        operation: &'static str,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = Key::assertion(jti).attributes();
+        item.insert(EXPIRES_AT.to_owned(), number(expires_at));
+        put(
+            operation,
+            &self.table,
+            item,
+            Some("attribute_not_exists(#pk) OR #expires_at <= :now"),
+            Expr::new()
+                .name("#pk", PK)
+                .name("#expires_at", EXPIRES_AT)
+                .value(":now", number(now)),
+        )
+    }
+
     /// Builds the writes that spend a ticket and start the session it pays for.
     fn sign_in_writes(
         &self,
@@ -348,19 +374,34 @@ impl Store for DynamoStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         const OPERATION: &str = "DynamoDB consume_assertion_id";
-        let mut item = Key::assertion(jti).attributes();
-        item.insert(EXPIRES_AT.to_owned(), number(expires_at));
-        let record = put(
-            OPERATION,
-            &self.table,
-            item,
-            Some("attribute_not_exists(#pk) OR #expires_at <= :now"),
-            Expr::new()
-                .name("#pk", PK)
-                .name("#expires_at", EXPIRES_AT)
-                .value(":now", number(now)),
-        )?;
+        let record = self.assertion_write(OPERATION, jti, expires_at, now)?;
         transact(&self.client, OPERATION, vec![record]).await
+    }
+
+    /// Writes the assertion id, the session or ticket and the members in one transaction.
+    async fn complete_sign_in(&self, sign_in: &SignIn, now: u64) -> Result<bool, StoreError> {
+        const OPERATION: &str = "DynamoDB complete_sign_in";
+        let grant = match &sign_in.grant {
+            SignInGrant::Session(session) => codec::session_item(session),
+            SignInGrant::Ticket(ticket) => codec::ticket_item(ticket),
+        };
+        let mut writes = vec![
+            self.assertion_write(OPERATION, &sign_in.jti, sign_in.expires_at, now)?,
+            put(OPERATION, &self.table, grant, None, Expr::new())?,
+        ];
+        let room = MAX_TRANSACTION_WRITES - writes.len();
+        let (inside, beyond) = sign_in.members.split_at(sign_in.members.len().min(room));
+        // NOTE: members beyond what fits in one transaction are written first, on their
+        // own, so a sign-in that fails or is replayed can leave those records updated.
+        // Only an assertion that lists more than 98 accounts has such members.
+        for member in beyond {
+            self.put_item(OPERATION, codec::member_item(member)).await?;
+        }
+        for member in inside {
+            let item = codec::member_item(member);
+            writes.push(put(OPERATION, &self.table, item, None, Expr::new())?);
+        }
+        transact(&self.client, OPERATION, writes).await
     }
 
     async fn record_member(&self, member: &MemberRecord) -> Result<(), StoreError> {

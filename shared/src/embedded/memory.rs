@@ -12,7 +12,7 @@ use crate::domain::lockout::Failures;
 use crate::domain::model::{AccountSlug, UserId};
 use crate::ports::{
     AccountSettings, Activation, AuditEvent, FactorRecord, MemberRecord, PendingEnrollment, Proof,
-    ProofEffect, SessionRecord, Store, StoreError, TicketRecord,
+    ProofEffect, SessionRecord, SignIn, SignInGrant, Store, StoreError, TicketRecord,
 };
 
 #[derive(Debug, Default)]
@@ -30,6 +30,21 @@ struct State {
 }
 
 impl State {
+    /// Records `jti` until `expires_at`, unless it is recorded and unexpired at `now`.
+    /// Returns whether it was recorded now.
+    fn consume_assertion_id(&mut self, jti: &str, expires_at: u64, now: u64) -> bool {
+        if self
+            .assertion_ids
+            .get(jti)
+            .is_some_and(|&until| until > now)
+        {
+            return false;
+        }
+        self.assertion_ids.retain(|_, until| *until > now);
+        self.assertion_ids.insert(jti.to_owned(), expires_at);
+        true
+    }
+
     /// Checks a proof against the current factor without changing anything.
     fn proof_holds(&self, proof: &Proof) -> bool {
         let Some(factor) = self.factors.get(proof.user_id()) else {
@@ -110,15 +125,29 @@ impl Store for MemoryStore {
         now: u64,
     ) -> Result<bool, StoreError> {
         let mut state = self.state.lock().await;
-        if state
-            .assertion_ids
-            .get(jti)
-            .is_some_and(|&until| until > now)
-        {
+        Ok(state.consume_assertion_id(jti, expires_at, now))
+    }
+
+    async fn complete_sign_in(&self, sign_in: &SignIn, now: u64) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        if !state.consume_assertion_id(&sign_in.jti, sign_in.expires_at, now) {
             return Ok(false);
         }
-        state.assertion_ids.retain(|_, until| *until > now);
-        state.assertion_ids.insert(jti.to_owned(), expires_at);
+        for member in &sign_in.members {
+            let key = (member.account.clone(), member.user_id.clone());
+            state.members.insert(key, member.clone());
+        }
+        match &sign_in.grant {
+            SignInGrant::Session(session) => {
+                let record = session.as_ref().clone();
+                state.sessions.insert(record.session_id.clone(), record);
+            }
+            SignInGrant::Ticket(ticket) => {
+                state
+                    .tickets
+                    .insert(ticket.ticket_hash.clone(), ticket.clone());
+            }
+        }
         Ok(true)
     }
 

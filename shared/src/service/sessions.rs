@@ -11,7 +11,9 @@ use crate::domain::policy::{decide_continuation, decide_sign_in, Decision};
 use crate::domain::totp::{TotpCode, Verification};
 use crate::error::ApiError;
 use crate::http::{json_response, no_content, JsonBody, Request, RequestContext, Response};
-use crate::ports::{AuditAction, MemberRecord, Proof, ProofEffect, TicketPurpose};
+use crate::ports::{
+    AuditAction, MemberRecord, Proof, ProofEffect, SignIn, SignInGrant, TicketPurpose,
+};
 use crate::tokens::assertion::AssertionError;
 use crate::tokens::opaque;
 
@@ -45,26 +47,18 @@ pub async fn sign_in(
             "the login assertion does not list account `{account}`: you are not a member"
         ))
     })?;
-    if !app
-        .store
-        .consume_assertion_id(&assertion.jti, assertion.expires_at, now)
-        .await?
-    {
-        return Err(ApiError::Unauthenticated(
-            "the login assertion was already used: sign in again".to_owned(),
-        ));
-    }
 
-    for (slug, role) in &assertion.accounts {
-        let member = MemberRecord {
+    let members = assertion
+        .accounts
+        .iter()
+        .map(|(slug, role)| MemberRecord {
             account: slug.clone(),
             user_id: assertion.user_id.clone(),
             email: assertion.email.clone(),
             role: *role,
             last_sign_in: now,
-        };
-        app.store.record_member(&member).await?;
-    }
+        })
+        .collect();
     let identity = Identity {
         user_id: assertion.user_id,
         email: assertion.email,
@@ -75,19 +69,42 @@ pub async fn sign_in(
     };
     let has_factor = app.store.factor(&identity.user_id).await?.is_some();
     let settings = app.store.account_settings(&identity.account).await?;
+    let (grant, body) =
+        match decide_sign_in(identity.login_method, has_factor, settings.require_mfa) {
+            Decision::Authenticated { aal } => {
+                let session =
+                    prepare_session(app, &identity, amr(identity.login_method, None), aal).await?;
+                let body = session.authenticated_body();
+                (SignInGrant::Session(Box::new(session.record)), body)
+            }
+            Decision::MfaRequired => grant_ticket(app, &identity, TicketPurpose::Challenge),
+            Decision::EnrollmentRequired => grant_ticket(app, &identity, TicketPurpose::Enrollment),
+        };
 
-    match decide_sign_in(identity.login_method, has_factor, settings.require_mfa) {
-        Decision::Authenticated { aal } => {
-            let session =
-                prepare_session(app, &identity, amr(identity.login_method, None), aal).await?;
-            app.store.put_session(&session.record).await?;
-            Ok(json_response(200, &session.authenticated_body()))
-        }
-        Decision::MfaRequired => issue_ticket(app, &identity, TicketPurpose::Challenge).await,
-        Decision::EnrollmentRequired => {
-            issue_ticket(app, &identity, TicketPurpose::Enrollment).await
-        }
+    // The assertion id is spent by the same write that stores the grant, so a sign-in that
+    // fails on the way leaves the assertion usable for a retry.
+    let sign_in = SignIn {
+        jti: assertion.jti,
+        expires_at: assertion.expires_at,
+        members,
+        grant,
+    };
+    if !app.store.complete_sign_in(&sign_in, now).await? {
+        return Err(ApiError::Unauthenticated(
+            "the login assertion was already used: sign in again".to_owned(),
+        ));
     }
+    Ok(json_response(200, &body))
+}
+
+/// Prepares a ticket for `identity` as a sign-in grant, with its response body.
+fn grant_ticket(
+    app: &App,
+    identity: &Identity,
+    purpose: TicketPurpose,
+) -> (SignInGrant, serde_json::Value) {
+    let (ticket, record) = prepare_ticket(app, identity, purpose);
+    (SignInGrant::Ticket(record), ticket_body(purpose, &ticket))
 }
 
 async fn issue_ticket(
