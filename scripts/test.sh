@@ -87,6 +87,12 @@ export MFA_REQUIRE_AWS=1
 # Fake credentials, so that no test can reach a real AWS account with real ones.
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE
+
+# Four Lambda functions under cargo-lambda's emulator, on moto, driven by API Gateway
+# events: sign-in, enrollment and the TOTP challenge. scripts/lambda-emulator.sh installs
+# cargo-lambda into .venv from PyPI on first use.
+step "Lambda functions under cargo lambda watch (moto)"
+bash scripts/lambda-emulator.sh
 # -----------------------------------------------------------------------------------------
 
 # --no-fail-fast runs every test binary, so one run reports all failures; the exit code
