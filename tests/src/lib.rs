@@ -380,15 +380,22 @@ pub enum GatedRead {
     Session,
 }
 
-/// A [`MemoryStore`] that can hold the next `n` reads of one kind until all `n` were made.
+/// A store (a [`MemoryStore`] unless built with [`GatedStore::wrapping`]) that can hold the
+/// next `n` reads of one kind until all `n` were made.
 ///
 /// Parallel requests then all act on the same snapshot: each has read the state before
 /// any of them writes. That is the interleaving a single-use write must survive, and the
 /// scheduler alone rarely produces it because the in-memory store never yields.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GatedStore {
-    inner: MemoryStore,
+    inner: Arc<dyn Store>,
     gate: std::sync::Mutex<Option<Gate>>,
+}
+
+impl Default for GatedStore {
+    fn default() -> Self {
+        Self::wrapping(Arc::new(MemoryStore::new()))
+    }
 }
 
 #[derive(Debug)]
@@ -402,6 +409,14 @@ struct Gate {
 const GATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl GatedStore {
+    /// Gates the reads of `inner`, for example a DynamoDB store.
+    pub fn wrapping(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            gate: std::sync::Mutex::new(None),
+        }
+    }
+
     /// Holds the next `requests` reads of kind `read` until all of them were made.
     pub fn hold(&self, read: GatedRead, requests: usize) {
         let gate = Gate {
