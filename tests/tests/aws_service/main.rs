@@ -4,6 +4,8 @@
 //!
 //! - [`faults`]: a DynamoDB or KMS error or timeout at any SDK call of any operation gives
 //!   503 `unavailable`, leaves no half-done change, and the request can be retried.
+//! - [`operations`]: the DynamoDB and KMS operations that each function makes, held against
+//!   `docs/aws-operations.json`.
 //! - [`concurrency`]: single-use codes and the failure count under parallel requests.
 //!
 //! They need moto's server: run `bash scripts/moto.sh start` and set
@@ -12,6 +14,7 @@
 
 mod concurrency;
 mod faults;
+mod operations;
 mod probe;
 
 use std::collections::BTreeMap;
@@ -156,6 +159,7 @@ fn clients_with(config: &SdkConfig, faults: &FailNth, probe: &Probe) -> AwsClien
 #[derive(Debug)]
 struct World {
     harness: Harness,
+    clients: AwsClients,
     faults: FailNth,
     probe: Probe,
     table: Table,
@@ -177,6 +181,7 @@ impl World {
         let harness = Harness::with_adapters(Arc::new(store), Arc::new(cipher), Arc::new(signer));
         Self {
             harness,
+            clients,
             faults,
             probe,
             table,

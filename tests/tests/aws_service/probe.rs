@@ -70,6 +70,12 @@ impl Probe {
         self.state().calls.clone()
     }
 
+    /// Returns the IAM actions of the writes inside the transactions made since the last
+    /// reset.
+    pub(crate) fn transaction_items(&self) -> BTreeSet<String> {
+        self.state().transaction_items.clone()
+    }
+
     /// Returns the call that was stalled, once it has started.
     pub(crate) fn stalled(&self) -> Option<String> {
         self.state().stalled.clone()
