@@ -28,6 +28,8 @@ macro_rules! whole_suite {
         contract_tests!(
             $backend;
             assertion_id_consumed_once,
+            sign_in_spends_assertion_once,
+            sign_in_records_every_member,
             members_listed_in_user_order,
             settings_default_then_stored_with_audit,
             pending_enrollment_replaced,

@@ -4,7 +4,7 @@ use mfa_shared::domain::lockout::{Failures, MAX_FAILURES, WINDOW_SECONDS};
 use mfa_shared::domain::model::Role;
 use mfa_shared::ports::{
     AccountSettings, Activation, AuditAction, EncryptionContext, KeyError, MemberRecord, Proof,
-    ProofEffect, TicketPurpose,
+    ProofEffect, SignIn, SignInGrant, TicketPurpose,
 };
 use mfa_shared::tokens::access::AccessTokens;
 use mfa_shared::tokens::jwt::KeySet;
@@ -91,6 +91,128 @@ pub async fn assertion_id_consumed_once(b: Backend) {
         "{}: recorded again",
         b.name
     );
+}
+
+/// Returns Ana's sign-in with assertion id `jti`, a membership of each of `accounts` in
+/// `role`, and `grant`.
+fn ana_sign_in(jti: &str, accounts: &[String], role: Role, grant: SignInGrant) -> SignIn {
+    let members = accounts
+        .iter()
+        .map(|slug| MemberRecord {
+            account: account(slug),
+            user_id: user("ana"),
+            email: "ana@acme.test".to_owned(),
+            role,
+            last_sign_in: 1_000,
+        })
+        .collect();
+    SignIn {
+        jti: jti.to_owned(),
+        expires_at: 1_300,
+        members,
+        grant,
+    }
+}
+
+pub async fn sign_in_spends_assertion_once(b: Backend) {
+    let store = &b.store;
+    let ana = user("ana");
+    let accounts = ["acme".to_owned(), "beta".to_owned()];
+    let first_session = session("s-1", &ana, "h-1");
+    let first = ana_sign_in(
+        "jti-1",
+        &accounts,
+        Role::Owner,
+        SignInGrant::Session(Box::new(first_session.clone())),
+    );
+    assert!(
+        store
+            .complete_sign_in(&first, 1_000)
+            .await
+            .expect("sign in"),
+        "{}: first use",
+        b.name
+    );
+    assert_eq!(
+        store.session("s-1").await.expect("read session"),
+        Some(first_session),
+        "{}: the session is stored",
+        b.name
+    );
+    let members = store.members(&account("beta")).await.expect("list members");
+    assert_eq!(members, [first.members[1].clone()], "{}", b.name);
+
+    let challenge = ticket("t-1", &ana, TicketPurpose::Challenge);
+    let replay = ana_sign_in(
+        "jti-1",
+        &accounts,
+        Role::Member,
+        SignInGrant::Ticket(challenge.clone()),
+    );
+    assert!(
+        !store
+            .complete_sign_in(&replay, 1_001)
+            .await
+            .expect("sign in"),
+        "{}: second use",
+        b.name
+    );
+    assert_eq!(
+        store.ticket("t-1").await.expect("read ticket"),
+        None,
+        "{}: a replay stores no ticket",
+        b.name
+    );
+    let member = store
+        .member(&account("acme"), &ana)
+        .await
+        .expect("read member");
+    assert_eq!(
+        member.map(|member| member.role),
+        Some(Role::Owner),
+        "{}: a replay changes no member",
+        b.name
+    );
+
+    assert!(
+        store
+            .complete_sign_in(&replay, 1_300)
+            .await
+            .expect("sign in"),
+        "{}: after expiry",
+        b.name
+    );
+    assert_eq!(
+        store.ticket("t-1").await.expect("read ticket"),
+        Some(challenge),
+        "{}: the ticket is stored",
+        b.name
+    );
+}
+
+pub async fn sign_in_records_every_member(b: Backend) {
+    let store = &b.store;
+    // More accounts than one DynamoDB transaction takes with the assertion id and grant.
+    let accounts: Vec<String> = (0..120).map(|index| format!("a{index:03}")).collect();
+    let grant = SignInGrant::Session(Box::new(session("s-1", &user("ana"), "h-1")));
+    let sign_in = ana_sign_in("jti-1", &accounts, Role::Member, grant);
+
+    assert!(
+        store
+            .complete_sign_in(&sign_in, 1_000)
+            .await
+            .expect("sign in"),
+        "{}",
+        b.name
+    );
+
+    for slug in [&accounts[0], &accounts[97], &accounts[98], &accounts[119]] {
+        let member = store
+            .member(&account(slug), &user("ana"))
+            .await
+            .expect("read member");
+        assert!(member.is_some(), "{}: member of {slug}", b.name);
+    }
 }
 
 pub async fn members_listed_in_user_order(b: Backend) {
