@@ -19,7 +19,7 @@ use mfa_aws::{
 use mfa_shared::domain::model::Role;
 use mfa_shared::ports::{
     AccountSettings, Activation, AuditAction, EncryptionContext, KeyError, MemberRecord, Proof,
-    ProofEffect, SecretCipher, Store, StoreError, TicketPurpose, TokenSigner,
+    ProofEffect, SecretCipher, SignIn, SignInGrant, Store, StoreError, TicketPurpose, TokenSigner,
 };
 
 use common::*;
@@ -70,6 +70,24 @@ fn cases() -> Vec<(&'static str, Act)> {
     vec![
         ("consume_assertion_id", |s| {
             Box::pin(async move { show(s.consume_assertion_id("jti-1", 2_000, 1_000).await) })
+        }),
+        ("complete_sign_in", |s| {
+            Box::pin(async move {
+                let member = MemberRecord {
+                    account: account("acme"),
+                    user_id: user("ana"),
+                    email: "ana@acme.test".to_owned(),
+                    role: Role::Owner,
+                    last_sign_in: 1_000,
+                };
+                let sign_in = SignIn {
+                    jti: "jti-1".to_owned(),
+                    expires_at: 2_000,
+                    members: vec![member],
+                    grant: SignInGrant::Session(Box::new(session("s-3", &user("ana"), "h-3"))),
+                };
+                show(s.complete_sign_in(&sign_in, 1_000).await)
+            })
         }),
         ("record_member", |s| {
             Box::pin(async move {
