@@ -1,12 +1,9 @@
 //! Checks `template.yaml`, the SAM deployment, against the code. The template must have
 //! one function and one route per operation and per crate under `functions/`, the routes
 //! of [`ROUTES`], and every configuration variable that the functions read. Each
-//! function's policy must grant exactly the DynamoDB and KMS actions that it calls.
-//!
-//! The expected actions come from the tables below: what each `Store` method of the
-//! DynamoDB adapter (`mfa-aws`) calls, what each operation's handler calls, and what every
-//! function calls at cold start. When a handler or the adapter changes its calls, update
-//! the table here and the policy in the template together.
+//! function's policy must grant exactly the IAM actions of the DynamoDB and KMS calls that
+//! `docs/aws-operations.json` records for it (the `aws_service` test keeps that file in
+//! step with the code).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -16,179 +13,12 @@ use mfa_shared::http::routes::ROUTES;
 use mfa_shared::Operation;
 use serde_yaml_ng::Value;
 
-/// IAM actions that each method of the DynamoDB store calls, without the `dynamodb:`
-/// prefix. IAM authorizes a `TransactWriteItems` call per item, as `PutItem`,
-/// `UpdateItem`, `DeleteItem` or `ConditionCheckItem`, so transactions list those.
-/// `complete_proof` writes the factor item differently for each `ProofEffect`, so each
-/// effect has its own row.
-const STORE_ACTIONS: &[(&str, &[&str])] = &[
-    ("consume_assertion_id", &["PutItem"]),
-    // Puts the assertion id, the session or ticket, and the members in one transaction.
-    ("complete_sign_in", &["PutItem"]),
-    ("record_member", &["PutItem"]),
-    ("member", &["GetItem"]),
-    ("members", &["Query"]),
-    ("account_settings", &["GetItem"]),
-    ("put_account_settings", &["PutItem"]),
-    ("factor", &["GetItem"]),
-    ("put_pending_enrollment", &["PutItem"]),
-    ("pending_enrollment", &["GetItem"]),
-    // Puts the factor and deletes the pending enrollment and the failure count. A forced
-    // enrollment also deletes the ticket and puts the session.
-    ("activate_factor", &["PutItem", "DeleteItem"]),
-    // Updates the factor, deletes the ticket and the failure count, puts the session.
-    (
-        "complete_proof(SignIn)",
-        &["UpdateItem", "DeleteItem", "PutItem"],
-    ),
-    // Updates the factor, deletes the failure count, puts the audit event.
-    (
-        "complete_proof(ReplaceBackupCodes)",
-        &["UpdateItem", "DeleteItem", "PutItem"],
-    ),
-    // Deletes the factor and the failure count, puts the audit event.
-    ("complete_proof(RemoveFactor)", &["DeleteItem", "PutItem"]),
-    ("failures", &["GetItem"]),
-    // Reads the count, then puts the next count on the condition that it is unchanged.
-    ("record_failure", &["GetItem", "PutItem"]),
-    ("put_ticket", &["PutItem"]),
-    ("ticket", &["GetItem"]),
-    ("put_session", &["PutItem"]),
-    ("session", &["GetItem"]),
-    ("session_epoch", &["GetItem"]),
-    ("rotate_refresh", &["UpdateItem"]),
-    ("revoke_session", &["UpdateItem"]),
-    ("end_session_with_ticket", &["UpdateItem", "PutItem"]),
-    ("replace_session", &["UpdateItem", "PutItem"]),
-    // Deletes the factor and the pending enrollment, raises the epoch, puts the audit event.
-    ("reset_user", &["DeleteItem", "UpdateItem", "PutItem"]),
-];
+/// The recorded DynamoDB and KMS calls of every function, by operation name.
+const OPERATIONS_FILE: &str = "docs/aws-operations.json";
 
-/// Store methods that authenticate a bearer access token (`service::auth::authenticate`).
-const AUTHENTICATE: &[&str] = &["session", "session_epoch"];
-
-/// Actions that every function calls once per cold start (`mfa_aws::build_parts`): it
-/// checks the table and the secrets key and reads the signing key's public key.
-const COLD_START_ACTIONS: [&str; 3] = [
-    "dynamodb:DescribeTable",
-    "kms:DescribeKey",
-    "kms:GetPublicKey",
-];
-
-/// What one operation's handler calls.
-struct Calls {
-    /// `Store` methods, as named in [`STORE_ACTIONS`].
-    store: Vec<&'static str>,
-    /// KMS actions on the TOTP secrets key.
-    secrets_key: &'static [&'static str],
-    /// KMS actions on the access-token signing key, besides those of [`COLD_START_ACTIONS`].
-    signing_key: &'static [&'static str],
-}
-
-/// Lists the calls of each operation's handler in `shared/src/service`, including the
-/// helpers it runs (`authenticate`, `prepare_session`, `record_failure`, ...).
-fn handler_calls(operation: Operation) -> Calls {
-    let with_auth = |store: &[&'static str]| [AUTHENTICATE, store].concat();
-    let (store, secrets_key, signing_key): (Vec<&'static str>, &[&str], &[&str]) = match operation {
-        Operation::Jwks => (vec![], &[], &[]),
-        Operation::SignIn => (
-            vec![
-                "factor",
-                "account_settings",
-                "session_epoch",
-                "complete_sign_in",
-            ],
-            &[],
-            &["Sign"],
-        ),
-        Operation::AnswerChallenge => (
-            vec![
-                "ticket",
-                "failures",
-                "factor",
-                "record_failure",
-                "session_epoch",
-                "complete_proof(SignIn)",
-            ],
-            &["Decrypt"],
-            &["Sign"],
-        ),
-        Operation::Refresh => (
-            vec![
-                "session",
-                "revoke_session",
-                "session_epoch",
-                "factor",
-                "account_settings",
-                "rotate_refresh",
-                "end_session_with_ticket",
-            ],
-            &[],
-            &["Sign"],
-        ),
-        Operation::SwitchAccount => (
-            with_auth(&[
-                "factor",
-                "account_settings",
-                "replace_session",
-                "put_ticket",
-            ]),
-            &[],
-            &["Sign"],
-        ),
-        Operation::SignOut => (with_auth(&["revoke_session"]), &[], &[]),
-        Operation::MfaStatus => (with_auth(&["factor", "account_settings"]), &[], &[]),
-        // Authenticated by session or by enrollment ticket.
-        Operation::StartEnrollment => (
-            with_auth(&["ticket", "factor", "put_pending_enrollment"]),
-            &["Encrypt"],
-            &[],
-        ),
-        // A forced enrollment (by ticket) also signs the session's access token.
-        Operation::ConfirmEnrollment => (
-            with_auth(&[
-                "ticket",
-                "factor",
-                "pending_enrollment",
-                "failures",
-                "record_failure",
-                "activate_factor",
-            ]),
-            &["Decrypt"],
-            &["Sign"],
-        ),
-        Operation::RegenerateBackupCodes => (
-            with_auth(&[
-                "failures",
-                "factor",
-                "record_failure",
-                "complete_proof(ReplaceBackupCodes)",
-            ]),
-            &["Decrypt"],
-            &[],
-        ),
-        Operation::DisableMfa => (
-            with_auth(&[
-                "account_settings",
-                "failures",
-                "factor",
-                "record_failure",
-                "complete_proof(RemoveFactor)",
-            ]),
-            &["Decrypt"],
-            &[],
-        ),
-        Operation::ReadEnforcement => (with_auth(&["account_settings"]), &[], &[]),
-        Operation::ChangeEnforcement => (with_auth(&["factor", "put_account_settings"]), &[], &[]),
-        Operation::ListMembers => (with_auth(&["members", "factor"]), &[], &[]),
-        Operation::ResetMemberMfa => (with_auth(&["member", "reset_user"]), &[], &[]),
-    };
-    Calls {
-        store,
-        secrets_key,
-        signing_key,
-    }
-}
+/// SDK calls that IAM does not authorize as themselves: a transaction is authorized per
+/// item, as the actions in the record's `transaction_items`.
+const TRANSACTION_CALLS: [&str; 1] = ["dynamodb:TransactWriteItems"];
 
 /// Operations that hash or verify backup codes with Argon2id (m = 19456 KiB, t = 2, p = 1,
 /// as `BackupHasher` sets).
@@ -436,7 +266,7 @@ fn granted_actions(function: &Function<'_>) -> BTreeSet<String> {
                 ("dynamodb", _) => get_att("Table.Arn"),
                 ("kms", "Encrypt" | "Decrypt" | "DescribeKey") => get_att("SecretsKey.Arn"),
                 ("kms", "Sign" | "GetPublicKey") => get_att("SigningKey.Arn"),
-                _ => panic!("{id}: action `{action}` is neither a DynamoDB item action nor a KMS key action the service uses"),
+                _ => panic!("{id}: action `{action}` is neither a DynamoDB action nor a KMS action that the service calls (Encrypt, Decrypt, DescribeKey, GetPublicKey, Sign)"),
             };
             for resource in &resources {
                 assert!(
@@ -472,32 +302,44 @@ fn granted_actions(function: &Function<'_>) -> BTreeSet<String> {
     granted
 }
 
-fn expected_actions(operation: Operation) -> BTreeSet<String> {
-    let calls = handler_calls(operation);
-    let mut expected: BTreeSet<String> = COLD_START_ACTIONS
-        .iter()
-        .map(|action| (*action).to_owned())
-        .collect();
-    for method in &calls.store {
-        let (_, actions) = STORE_ACTIONS
+/// Returns the IAM actions of each operation's recorded calls.
+fn recorded_actions() -> BTreeMap<String, BTreeSet<String>> {
+    let path = repo_root().join(OPERATIONS_FILE);
+    let text = fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("{OPERATIONS_FILE} is not valid JSON: {error}"));
+    let strings = |operation: &str, field: &str| -> Vec<String> {
+        document[operation][field]
+            .as_array()
+            .unwrap_or_else(|| panic!("{OPERATIONS_FILE}: {operation}.{field} is not a list"))
             .iter()
-            .find(|(name, _)| name == method)
-            .unwrap_or_else(|| panic!("store method `{method}` is missing from STORE_ACTIONS"));
-        expected.extend(actions.iter().map(|action| format!("dynamodb:{action}")));
+            .map(|call| call.as_str().expect("calls are strings").to_owned())
+            .collect()
+    };
+
+    let mut actions = BTreeMap::new();
+    for operation in Operation::ALL {
+        let name = operation.name();
+        let calls = strings(name, "calls");
+        let transaction_items = strings(name, "transaction_items");
+        let makes_transactions = calls
+            .iter()
+            .any(|call| TRANSACTION_CALLS.contains(&call.as_str()));
+        assert_eq!(
+            makes_transactions,
+            !transaction_items.is_empty(),
+            "{OPERATIONS_FILE}: {name} should list transaction_items exactly when it calls TransactWriteItems"
+        );
+
+        let iam_actions: BTreeSet<String> = calls
+            .into_iter()
+            .filter(|call| !TRANSACTION_CALLS.contains(&call.as_str()))
+            .chain(transaction_items)
+            .collect();
+        actions.insert(name.to_owned(), iam_actions);
     }
-    expected.extend(
-        calls
-            .secrets_key
-            .iter()
-            .map(|action| format!("kms:{action}")),
-    );
-    expected.extend(
-        calls
-            .signing_key
-            .iter()
-            .map(|action| format!("kms:{action}")),
-    );
-    expected
+    actions
 }
 
 #[test]
@@ -615,15 +457,16 @@ fn no_dev_route() {
 }
 
 #[test]
-fn iam_actions_match_handlers() {
+fn iam_actions_match_recorded_calls() {
     let template = template();
     let functions = functions(&template);
+    let recorded = recorded_actions();
 
     for operation in Operation::ALL {
         let function = function_for(&functions, operation);
         let granted = granted_actions(function);
-        let expected = expected_actions(operation);
-        let extra: Vec<_> = granted.difference(&expected).collect();
+        let expected = &recorded[operation.name()];
+        let extra: Vec<_> = granted.difference(expected).collect();
         let missing: Vec<_> = expected.difference(&granted).collect();
         assert!(
             extra.is_empty(),
