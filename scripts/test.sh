@@ -101,10 +101,12 @@ step "cargo test --workspace --no-fail-fast"
 cargo test --workspace --no-fail-fast
 
 # The same walk as in `cargo test`, now on the AWS adapters: mfa-local creates the table
-# and keys in moto when they are missing.
+# and keys in moto when they are missing. `--workspace --test e2e` selects the same test
+# binary; `-p mfa-local` would resolve features for that crate alone and rebuild the
+# dependencies (minutes on 2 cores).
 step "end-to-end walk on mfa-local --aws (moto)"
 AWS_ENDPOINT_URL="$MFA_TEST_AWS_ENDPOINT" MFA_E2E_ARGS="--aws --create-resources" \
-    cargo test -p mfa-local --test e2e
+    cargo test --workspace --test e2e
 
 echo
 echo "all checks passed in $((SECONDS - STARTED)) s"
