@@ -6,7 +6,9 @@
 //! - before it is sent (the service never receives it, as when a connection fails),
 //! - after the service applied it (the response is lost),
 //! - by a timeout: the call goes to an endpoint that never responds, and the connect,
-//!   attempt and operation timeouts of `mfa_aws` end it.
+//!   attempt and operation timeouts of `mfa_aws` end it. Only that request runs under
+//!   these timeouts. The set-up and the retries get 20 seconds per attempt, because a
+//!   loaded moto server can take longer than the production 2 seconds.
 //!
 //! The run without faults must write in at most one call, and confirming an enrollment,
 //! regenerating backup codes and resetting a member each in one `TransactWriteItems`.
@@ -36,8 +38,9 @@ const BOB: &str = "bob@acme.test";
 const ANA_ACCOUNTS: &[(&str, &str)] = &[("acme", "owner"), ("beta", "member")];
 /// Bob's accounts: he is a member of `acme`.
 const BOB_ACCOUNTS: &[(&str, &str)] = &[("acme", "member")];
-/// Cases whose iterations run at once. moto serves one request at a time, so more would
-/// only queue there, and the production attempt timeout must not fire on a queued call.
+/// Fault runs of one case that run at once. moto serves one request at a time, so more
+/// would only queue there, and the production attempt timeout must not fire on a queued
+/// call.
 const PARALLEL_ITERATIONS: usize = 4;
 /// How long a faulted request may take before the test reports it as hung.
 const HUNG_REQUEST: Duration = Duration::from_secs(60);
@@ -361,7 +364,10 @@ struct Reference {
 struct Bench {
     case: Case,
     keys: Keys,
+    /// Clients of the set-up, the retries and the faults other than timeouts.
     config: SdkConfig,
+    /// Clients of the request whose call times out.
+    timed_config: SdkConfig,
     black_hole: BlackHole,
 }
 
@@ -418,7 +424,10 @@ impl Bench {
     /// Runs the request on fresh state with call `n` failing, checks the reply and the
     /// table, and retries.
     async fn fault(&self, reference: &Reference, n: usize, fault: Fault) {
-        let world = World::new(&self.keys, &self.config, &self.label()).await;
+        let mut world = World::new(&self.keys, &self.config, &self.label()).await;
+        if fault == Fault::Timeout {
+            world = world.with_timeouts(&self.timed_config);
+        }
         let prepared = self.case.prepare(&world.harness).await;
         let before = world.table.snapshot().await;
         let context = format!(
@@ -433,7 +442,13 @@ impl Bench {
             Fault::Timeout => world.probe.stall(n, &self.black_hole.endpoint()),
         }
         let started = Instant::now();
-        let reply = tokio::time::timeout(HUNG_REQUEST, world.send(&prepared.request))
+        let sent = async {
+            match fault {
+                Fault::Timeout => world.send_timed(&prepared.request).await,
+                Fault::BeforeSend | Fault::AfterSend => world.send(&prepared.request).await,
+            }
+        };
+        let reply = tokio::time::timeout(HUNG_REQUEST, sent)
             .await
             .unwrap_or_else(|_| panic!("{context}: no reply within {HUNG_REQUEST:?}"));
         let elapsed = started.elapsed();
@@ -548,7 +563,8 @@ async fn run(case: Case, test: &str) {
     let bench = Bench {
         case,
         keys: Keys::create("faults", &setup_config).await,
-        config: production_config(&endpoint).await,
+        config: fault_config(&endpoint).await,
+        timed_config: production_config(&endpoint).await,
         black_hole: BlackHole::start().await.expect("listen on 127.0.0.1"),
     };
     let reference = bench.reference().await;
@@ -567,9 +583,20 @@ async fn run(case: Case, test: &str) {
         .await;
 }
 
-/// Returns the configuration of the app under test: the timeouts of `mfa_aws` in
-/// production, with one attempt per call. A retried transaction relies on DynamoDB's
-/// client request token to apply once, which moto's server ignores.
+/// Returns the configuration of the app under test: one attempt per call, because a
+/// retried transaction relies on DynamoDB's client request token to apply once, which
+/// moto's server ignores. moto serves one request at a time, so under parallel load an
+/// attempt gets 20 seconds.
+async fn fault_config(endpoint: &str) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .build();
+    sdk_config(endpoint, timeouts, 1).await
+}
+
+/// Returns the configuration of a request whose call times out: the timeouts of `mfa_aws`
+/// in production, with one attempt per call as in [`fault_config`].
 async fn production_config(endpoint: &str) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)

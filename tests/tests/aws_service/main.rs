@@ -30,6 +30,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use mfa_aws::faults::FailNth;
 use mfa_aws::{create_resources_with, AwsClients, AwsSettings, DynamoStore, KmsCipher, KmsSigner};
 use mfa_shared::random::{random_id, OsRandom};
+use mfa_shared::service::{App, Parts};
 use mfa_tests::{Harness, Reply};
 use serde_json::Value;
 
@@ -160,9 +161,26 @@ fn clients_with(config: &SdkConfig, faults: &FailNth, probe: &Probe) -> AwsClien
 struct World {
     harness: Harness,
     clients: AwsClients,
+    /// The same app on clients with other timeouts, made by [`World::with_timeouts`].
+    timed: Option<Harness>,
+    keys: Keys,
     faults: FailNth,
     probe: Probe,
     table: Table,
+}
+
+/// Returns the ports on `table` and the test's keys, on `clients`.
+async fn ports(
+    keys: &Keys,
+    table: &Table,
+    clients: &AwsClients,
+) -> (DynamoStore, KmsCipher, KmsSigner) {
+    let store = DynamoStore::new(clients.dynamodb.clone(), table.name.clone());
+    let cipher = KmsCipher::new(clients.kms.clone(), &keys.settings.secrets_key_id);
+    let signer = KmsSigner::connect(clients.kms.clone(), &keys.settings.signing_key_id)
+        .await
+        .expect("the signing key is usable");
+    (store, cipher, signer)
 }
 
 impl World {
@@ -173,19 +191,47 @@ impl World {
         let faults = FailNth::new();
         let probe = Probe::new();
         let clients = clients_with(config, &faults, &probe);
-        let store = DynamoStore::new(clients.dynamodb.clone(), table.name.clone());
-        let cipher = KmsCipher::new(clients.kms.clone(), &keys.settings.secrets_key_id);
-        let signer = KmsSigner::connect(clients.kms.clone(), &keys.settings.signing_key_id)
-            .await
-            .expect("the signing key is usable");
+        let (store, cipher, signer) = ports(keys, &table, &clients).await;
         let harness = Harness::with_adapters(Arc::new(store), Arc::new(cipher), Arc::new(signer));
         Self {
             harness,
             clients,
+            timed: None,
+            keys: keys.clone(),
             faults,
             probe,
             table,
         }
+    }
+
+    /// Adds the same app on clients made from `config`, with the same interceptors, clock
+    /// and login service, so that one request can run under other timeouts.
+    fn with_timeouts(mut self, config: &SdkConfig) -> Self {
+        let clients = clients_with(config, &self.faults, &self.probe);
+        let store = DynamoStore::new(clients.dynamodb.clone(), self.table.name.clone());
+        let cipher = KmsCipher::new(clients.kms.clone(), &self.keys.settings.secrets_key_id);
+        // The public key is already known, so building this app makes no call that its
+        // short timeouts could end.
+        let known = &self.harness.app.signer;
+        let signer = KmsSigner::with_public_key(
+            clients.kms.clone(),
+            known.key_id().to_owned(),
+            *known.verifying_key(),
+        );
+        let parts = Parts {
+            store: Arc::new(store),
+            cipher: Arc::new(cipher),
+            signer: Arc::new(signer),
+            clock: Arc::new(self.harness.clock.clone()),
+            random: Arc::new(OsRandom),
+        };
+        let app = App::new(parts, &self.harness.login.config());
+        self.timed = Some(Harness {
+            app: Arc::new(app),
+            login: self.harness.login.clone(),
+            clock: self.harness.clock.clone(),
+        });
+        self
     }
 
     /// Disarms both interceptors and clears the calls they counted.
@@ -196,15 +242,25 @@ impl World {
 
     /// Sends `request` through the whole service.
     async fn send(&self, request: &Request) -> Reply {
-        self.harness
-            .call(
-                request.method,
-                &request.path,
-                request.bearer.as_deref(),
-                request.body.clone(),
-            )
-            .await
+        send(&self.harness, request).await
     }
+
+    /// Sends `request` through the app made by [`World::with_timeouts`].
+    async fn send_timed(&self, request: &Request) -> Reply {
+        let timed = self.timed.as_ref().expect("built with_timeouts");
+        send(timed, request).await
+    }
+}
+
+async fn send(harness: &Harness, request: &Request) -> Reply {
+    harness
+        .call(
+            request.method,
+            &request.path,
+            request.bearer.as_deref(),
+            request.body.clone(),
+        )
+        .await
 }
 
 /// A request as a client sends it.
