@@ -12,15 +12,17 @@
 # fresh code (a session with aal 2), then sign in once more and answer with the code just
 # used (401 invalid_code).
 #
-# Needs moto's server at MFA_TEST_AWS_ENDPOINT (default http://127.0.0.1:$MOTO_PORT, port
-# 5055 by default; start it with `scripts/moto.sh start`), oathtool, and python3 in .venv
-# (scripts/moto.sh creates it). It installs cargo-lambda from PyPI into .venv when it is
-# missing or at another version. `cargo lambda watch` builds and runs the functions with
-# plain `cargo run` for the host, so zig is not needed here. The functions, mfa-local and
-# mfa-demo-login are built in the workspace's target directory with the dev profile.
+# It needs moto's server at MFA_TEST_AWS_ENDPOINT (default http://127.0.0.1:$MOTO_PORT,
+# with MOTO_PORT 5055 by default), which `scripts/moto.sh start` starts, and python3 in
+# .venv, which that command creates. It also needs oathtool and setsid (util-linux). It
+# installs cargo-lambda from PyPI into .venv when it is missing or at another version.
+# `cargo lambda watch` builds and runs the functions with plain `cargo run` for the host,
+# so zig is not needed here. The functions, mfa-local and mfa-demo-login are built in the
+# workspace's target directory with the dev profile.
 #
 # Each run creates its own DynamoDB table and KMS keys in moto, so runs never share data.
 # The emulator listens on a free port of 127.0.0.1 and is stopped on exit, also on failure.
+# On failure, the events, responses and logs stay in .tmp/lambda-emulator.*.
 set -euo pipefail
 
 # The version that scripts/build.sh pins, so that both scripts use one install.
@@ -91,7 +93,10 @@ install_cargo_lambda() {
 check_moto() {
     "$PYTHON" - "$ENDPOINT" <<'PY' || fail "moto does not respond at $ENDPOINT: start it with \`bash scripts/moto.sh start\` or set MFA_TEST_AWS_ENDPOINT"
 import sys, urllib.request
-urllib.request.urlopen(f"{sys.argv[1]}/moto-api/", timeout=5)
+try:
+    urllib.request.urlopen(f"{sys.argv[1]}/moto-api/", timeout=5)
+except Exception as error:
+    sys.exit(f"{sys.argv[1]}/moto-api/: {error}")
 PY
 }
 
