@@ -73,6 +73,11 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The SAM template: `sam validate --lint` and `cfn-lint` with no findings (installed into
+# .venv from PyPI on first use). tests/tests/template.rs holds it against the code.
+step "template checks: sam validate --lint, cfn-lint"
+bash scripts/template-check.sh
+
 # --- moto: local DynamoDB and KMS -------------------------------------------------------
 # The AWS adapter tests and the end-to-end walk on `mfa-local --aws` run against moto's
 # server on 127.0.0.1 (scripts/moto.sh installs it into .venv from PyPI on first use).
