@@ -2,7 +2,7 @@
 //!
 //! The window slides: the times of the last [`MAX_FAILURES`] failures are kept, and while
 //! all of them fall within [`WINDOW_SECONDS`] of now, every code attempt is refused, even a
-//! correct one. So no 15-minute span holds more than 10 counted failures, apart from
+//! correct one. So no 15-minute span contains more than 10 counted failures, apart from
 //! attempts that were already in flight when the limit was reached. Only a successful
 //! second factor clears the record. NIST SP 800-63B allows up to 100 consecutive failures;
 //! this service is stricter.
