@@ -69,7 +69,7 @@ pub struct AccountSettings {
 }
 
 impl AccountSettings {
-    /// Returns the settings of an account nobody has configured: MFA not required.
+    /// Returns the default settings of an unconfigured account: MFA not required.
     pub fn unset(account: &AccountSlug) -> Self {
         Self {
             account: account.clone(),
@@ -116,7 +116,7 @@ pub struct PendingEnrollment {
     pub expires_at: u64,
 }
 
-/// What an MFA ticket is good for.
+/// The one step an MFA ticket is valid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketPurpose {
@@ -166,7 +166,7 @@ pub struct SessionRecord {
     pub revoked_at: Option<u64>,
 }
 
-/// What an audit event records.
+/// The action an audit event records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum AuditAction {
@@ -219,7 +219,7 @@ impl Proof {
     }
 }
 
-/// What a proof of the second factor is spent on.
+/// The change that spending a proof of the second factor makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProofEffect {
     /// Spend the ticket and start the session.

@@ -1,4 +1,4 @@
-//! Who the caller is (session or ticket), and the sessions and tickets handlers hand out.
+//! Caller authentication (session or ticket), and the sessions and tickets that handlers issue.
 
 use std::collections::BTreeMap;
 
@@ -91,7 +91,7 @@ pub fn require_aal2(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Who a session or ticket is for.
+/// The user, account and login behind a session or ticket.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user_id: UserId,

@@ -30,7 +30,7 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
-/// Why an access token was rejected.
+/// The reason an access token was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     #[error("access token is invalid: {0}")]
