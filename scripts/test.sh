@@ -74,7 +74,7 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 # The SAM template: `sam validate --lint` and `cfn-lint` with no findings (installed into
-# .venv from PyPI on first use). tests/tests/template.rs holds it against the code.
+# .venv from PyPI on first use). tests/tests/template.rs checks it against the code.
 step "template checks: sam validate --lint, cfn-lint"
 bash scripts/template-check.sh
 

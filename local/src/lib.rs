@@ -19,7 +19,7 @@ use mfa_shared::random::random_id;
 use mfa_shared::{ApiError, App};
 use serde_json::Value;
 
-/// What the server shares between requests.
+/// State the server shares between requests.
 #[derive(Debug, Clone)]
 pub struct LocalState {
     pub app: Arc<App>,

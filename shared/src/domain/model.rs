@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Why a value was rejected. The message names the rule, never the value itself.
+/// The reason a value was rejected. The message names the rule, never the value itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidValue(pub &'static str);
@@ -142,7 +142,7 @@ impl Role {
     }
 }
 
-/// How the first sign-in step was done.
+/// The method of the first sign-in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LoginMethod {

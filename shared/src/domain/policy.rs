@@ -6,7 +6,7 @@ use super::model::LoginMethod;
 /// second factor.
 pub type Aal = u8;
 
-/// What a sign-in, refresh or switch leads to.
+/// The outcome of a sign-in, refresh or account switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Issue a session at this assurance level.
@@ -19,9 +19,9 @@ pub enum Decision {
 
 /// Decides the first sign-in step.
 ///
-/// SAML sign-ins never get a prompt (the identity provider handles MFA); a member with a
-/// factor is always challenged; a member without one must enroll when the account
-/// requires MFA; everyone else gets a session at once.
+/// SAML sign-ins never get a prompt, because the identity provider handles MFA. A member
+/// with a factor is always challenged. A member without one must enroll when the account
+/// requires MFA. Everyone else gets a session at once.
 pub fn decide_sign_in(method: LoginMethod, has_factor: bool, require_mfa: bool) -> Decision {
     match (method, has_factor, require_mfa) {
         (LoginMethod::Saml, _, _) => Decision::Authenticated { aal: 1 },

@@ -175,7 +175,7 @@ pub fn verify(
     }
 }
 
-/// What an authenticator app needs to add the factor.
+/// The data an authenticator app needs to add the factor.
 pub struct Provisioning {
     /// The `otpauth://totp/...` Key URI.
     pub uri: Zeroizing<String>,

@@ -23,7 +23,7 @@ pub const DEMO_LOGIN_ISSUER: &str = "https://login.dashboard.local";
 /// Audience of demo login assertions.
 pub const DEMO_LOGIN_AUDIENCE: &str = "dashboard-mfa";
 
-/// What a demo sign-in asserts.
+/// The identity a demo sign-in asserts.
 #[derive(Debug, Clone)]
 pub struct DemoIdentity {
     pub email: String,

@@ -25,7 +25,7 @@ pub type Response = http::Response<Bytes>;
 /// Largest request body accepted: 16 KiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// What a handler learns about the caller, for the log line.
+/// Caller details a handler records for the log line.
 #[derive(Debug, Default)]
 pub struct RequestContext {
     pub user_id: Option<String>,

@@ -103,7 +103,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity a ticket was issued to.
+    /// Returns the identity a ticket was issued to.
     pub fn from_ticket(ticket: &TicketRecord) -> Self {
         Self {
             user_id: ticket.user_id.clone(),
@@ -115,7 +115,7 @@ impl Identity {
         }
     }
 
-    /// The identity of a session, optionally moved to another of its accounts.
+    /// Returns the identity of a session, optionally moved to another of its accounts.
     pub fn from_session(session: &SessionRecord, account: Option<(&AccountSlug, Role)>) -> Self {
         let (account, role) = account
             .map_or((session.account.clone(), session.role), |(slug, role)| {

@@ -43,7 +43,7 @@ pub async fn status(
     ))
 }
 
-/// Who is enrolling: a member with a session, or one holding an enrollment ticket.
+/// The member who is enrolling, by session or by enrollment ticket.
 struct Enrollee {
     identity: Identity,
     ticket: Option<TicketRecord>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::jwt::{self, JwtError, KeySet};
 use crate::domain::model::{check_email, AccountSlug, LoginMethod, Role, UserId};
 
-/// Longest lifetime (`exp - iat`) and greatest age (`now - iat`) accepted, in seconds.
+/// Maximum lifetime (`exp - iat`) and maximum age (`now - iat`) accepted, in seconds.
 pub const MAX_AGE_SECONDS: u64 = 5 * 60;
 /// Clock skew tolerated on `iat` and `exp`, in seconds.
 pub const CLOCK_SKEW_SECONDS: u64 = 30;
@@ -55,7 +55,7 @@ pub struct LoginAssertion {
     pub jti: String,
 }
 
-/// Why an assertion was rejected. Messages name the claim, never its value.
+/// The reason an assertion was rejected. Messages name the claim, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssertionError {
     #[error("login assertion is invalid: {0}")]

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{KeyError, TokenSigner};
 
-/// Longest token accepted, in bytes.
+/// Maximum token length accepted, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Why a JWT was rejected.
+/// The reason a JWT was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
     #[error("token is not a compact JWS")]
@@ -120,7 +120,7 @@ impl KeySet {
     /// something other than ES256, are skipped.
     ///
     /// # Errors
-    /// Returns a message when the document is not a JWKS or holds no usable P-256 key.
+    /// Returns a message when the document is not a JWKS or contains no usable P-256 key.
     pub fn from_jwks(json: &str) -> Result<Self, String> {
         let set: JwkSet =
             serde_json::from_str(json).map_err(|error| format!("not a JWK set: {error}"))?;

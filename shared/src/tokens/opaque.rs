@@ -1,5 +1,5 @@
-//! Opaque tokens: MFA tickets and refresh tokens. The client holds 256 random bits; the
-//! store holds only their SHA-256, so a leaked table does not leak usable tokens.
+//! Opaque tokens: MFA tickets and refresh tokens. The client keeps 256 random bits, and the
+//! store keeps only their SHA-256, so a leaked table does not leak usable tokens.
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
