@@ -153,18 +153,28 @@ impl std::fmt::Debug for NewSession {
 impl NewSession {
     /// Returns the `session` object of a response.
     pub fn json(&self) -> Value {
-        json!({
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token.as_str(),
-            "token_type": "Bearer",
-            "expires_in": ACCESS_TOKEN_SECONDS,
-        })
+        session_json(&self.access_token, &self.refresh_token)
     }
 
     /// Returns the `authenticated` response body.
     pub fn authenticated_body(&self) -> Value {
-        json!({ "status": "authenticated", "session": self.json() })
+        authenticated_body(&self.access_token, &self.refresh_token)
     }
+}
+
+/// Returns the `session` object of a response for these tokens.
+pub fn session_json(access_token: &str, refresh_token: &str) -> Value {
+    json!({
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_SECONDS,
+    })
+}
+
+/// Returns the `authenticated` response body for these tokens.
+pub fn authenticated_body(access_token: &str, refresh_token: &str) -> Value {
+    json!({ "status": "authenticated", "session": session_json(access_token, refresh_token) })
 }
 
 /// Prepares a session for `identity`. The access token is signed before anything is

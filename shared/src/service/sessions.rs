@@ -279,15 +279,7 @@ pub async fn refresh(
                 app.store.revoke_session(&session.session_id, now).await?;
                 return Err(invalid());
             }
-            let body = serde_json::json!({
-                "status": "authenticated",
-                "session": {
-                    "access_token": access_token,
-                    "refresh_token": refresh.token.as_str(),
-                    "token_type": "Bearer",
-                    "expires_in": crate::tokens::access::ACCESS_TOKEN_SECONDS,
-                },
-            });
+            let body = auth::authenticated_body(&access_token, &refresh.token);
             return Ok(json_response(200, &body));
         }
         Decision::MfaRequired => TicketPurpose::Challenge,
